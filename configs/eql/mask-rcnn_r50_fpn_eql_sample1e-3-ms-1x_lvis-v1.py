@@ -1,0 +1,21 @@
+# Mask R-CNN R50-FPN with the Equalization Loss (Tan et al., CVPR 2020) on LVIS v1, with mmdet's
+# repeat-factor sampling (ClassBalancedDataset, oversample_thr=1e-3), 1x schedule.
+_base_ = 'mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1.py'
+custom_imports = dict(imports=['mmdet_eql'], allow_failed_imports=False)
+
+# lambda = 0.0011 (the EQLv2 authors' value for EQL on LVIS v1): protects 815 of 1203 classes,
+# all 337 rare + 461 common and 17 frequent (f_j < lambda with f_j = image_count / 99,388).
+model = dict(
+    roi_head=dict(
+        bbox_head=dict(
+            type='FreqAwareShared2FCBBoxHead',
+            class_freq='lvis_v1',  # shipped LVIS v1 train statistics
+            prior_prob=0.001,  # classifier bias -log((1 - p) / p), as the authors initialise it
+            loss_cls=dict(
+                _delete_=True,  # drop CrossEntropyLoss's keys (use_sigmoid=False, ...)
+                type='EQLLoss',
+                num_classes=1203,
+                lambda_=0.0011,
+                loss_weight=1.0))))
+# Stops at the start if the frequencies' category names differ from the dataset's.
+custom_hooks = [dict(type='ClassFreqCheckHook')]

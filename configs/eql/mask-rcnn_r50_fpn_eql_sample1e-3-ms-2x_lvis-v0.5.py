@@ -1,0 +1,21 @@
+# Mask R-CNN R50-FPN with the Equalization Loss (Tan et al., CVPR 2020) on LVIS v0.5, with mmdet's
+# repeat-factor sampling (ClassBalancedDataset, oversample_thr=1e-3), 2x schedule.
+_base_ = 'mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-2x_lvis-v0.5.py'
+custom_imports = dict(imports=['mmdet_eql'], allow_failed_imports=False)
+
+# lambda = 0.00177 (the paper's LVIS v0.5 value): protects exactly the 915 rare + common
+# classes (454 + 461) of 1230 (f_j < lambda with f_j = image_count / 56,740).
+model = dict(
+    roi_head=dict(
+        bbox_head=dict(
+            type='FreqAwareShared2FCBBoxHead',
+            class_freq='lvis_v0.5',  # shipped LVIS v0.5 train statistics
+            prior_prob=0.001,  # classifier bias -log((1 - p) / p), as the authors initialise it
+            loss_cls=dict(
+                _delete_=True,  # drop CrossEntropyLoss's keys (use_sigmoid=False, ...)
+                type='EQLLoss',
+                num_classes=1230,
+                lambda_=0.00177,
+                loss_weight=1.0))))
+# Stops at the start if the frequencies' category names differ from the dataset's.
+custom_hooks = [dict(type='ClassFreqCheckHook')]

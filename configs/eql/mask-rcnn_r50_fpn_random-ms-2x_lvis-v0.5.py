@@ -1,0 +1,8 @@
+# Baseline: mmdet's Mask R-CNN R50-FPN (softmax cross-entropy) on LVIS v0.5, random sampling,
+# 2x schedule: the baseline the EQL paper compares with.
+_base_ = 'mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-2x_lvis-v0.5.py'
+custom_imports = dict(imports=['mmdet_eql'], allow_failed_imports=False)
+
+# Repeat-factor sampling with threshold 0 repeats no image (r = max(1, sqrt(0 / f)) = 1): every
+# image once per epoch, i.e. random sampling over the same dataset definition.
+train_dataloader = dict(dataset=dict(oversample_thr=0.0))

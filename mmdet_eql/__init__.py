@@ -1,0 +1,10 @@
+"""mmdet-eql: equalization losses for long-tailed detection, as an MMDetection 3.x plugin.
+
+Importing the package applies the documented compatibility fixes (:mod:`mmdet_eql.compat`) and
+registers every component into mmdet's registries.
+"""
+from . import compat  # noqa: F401  (first: fixes upstream incompatibilities)
+from . import datasets, engine, models  # noqa: F401
+from .version import __version__
+
+__all__ = ['__version__']

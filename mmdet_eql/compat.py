@@ -1,0 +1,90 @@
+"""The documented fixes for upstream incompatibilities, applied when ``mmdet_eql`` is imported.
+
+1. lvis-api 0.5.3 (its last release) calls ``np.float`` in ``LVISEval.accumulate``; numpy 1.24
+   removed that alias, so every LVIS evaluation through it raises ``AttributeError``. Fix: the
+   ``np`` name inside ``lvis.eval`` (that module only) is given a view of numpy that adds the old
+   alias (``float``, what ``np.float`` always was). numpy itself is not touched.
+
+2. mmengine 0.10.7 loads checkpoints with ``torch.load(f, map_location=...)``. torch >= 2.6 makes
+   ``weights_only=True`` the default, and the unpickler then rejects what a Runner checkpoint
+   holds besides tensors (mmengine's ``HistoryBuffer`` in the message hub, numpy scalars and
+   arrays), so ``--resume`` and ``load_from`` of our own checkpoints fail with
+   ``UnpicklingError: Weights only load failed``. Fix: the weights-only unpickler stays on, and
+   exactly the types a Runner checkpoint of this project holds are added to its allow-list
+   (:data:`CHECKPOINT_SAFE_GLOBALS`). A checkpoint holding anything else still fails to load.
+   ``HistoryBuffer`` pickles its statistics methods as ``getattr(HistoryBuffer, 'mean')``; rather
+   than allowing ``builtins.getattr`` (a way to reach anything), that name is bound to
+   :func:`_history_buffer_getattr`, which returns only HistoryBuffer's registered statistics.
+"""
+import types
+
+import numpy as np
+
+
+class _NumpyWithRemovedAliases(types.ModuleType):
+    """numpy as lvis-api 0.5.3 expects it: forwards everything, plus ``float``."""
+
+    float = float
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+def patch_lvis_numpy_alias() -> bool:
+    """Gives ``lvis.eval`` a numpy with the ``np.float`` alias. Returns True if patched."""
+    if hasattr(np, 'float'):
+        return False  # an old numpy still has the alias
+    try:
+        import lvis.eval as lvis_eval
+    except ImportError:
+        return False
+    if not isinstance(lvis_eval.np, _NumpyWithRemovedAliases):
+        lvis_eval.np = _NumpyWithRemovedAliases('numpy')
+    return True
+
+
+def _history_buffer_getattr(obj, name):
+    """``getattr`` as a checkpoint may use it: only HistoryBuffer's statistics methods."""
+    import pickle
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(f'checkpoint calls getattr({obj!r}, {name!r}); only '
+                                 'HistoryBuffer statistics methods are allowed')
+
+
+def _checkpoint_safe_globals() -> list:
+    """The non-tensor types found in a Runner checkpoint of this project (measured by
+    ``torch.serialization.get_unsafe_globals_in_checkpoint`` on a saved training run)."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    safe = [HistoryBuffer, np.dtype, np.ndarray, (_history_buffer_getattr, 'builtins.getattr')]
+    try:
+        from numpy.core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy >= 2 moved them
+        from numpy._core.multiarray import _reconstruct, scalar
+    safe += [_reconstruct, scalar]
+    # numpy >= 1.25 pickles dtypes through their classes (numpy.dtypes.Float64DType, ...)
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        safe += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')]
+    return safe
+
+
+CHECKPOINT_SAFE_GLOBALS: list = []
+
+
+def allow_runner_checkpoints() -> bool:
+    """Adds the Runner checkpoint types to torch's weights-only allow-list (torch >= 2.4)."""
+    import torch
+    add = getattr(torch.serialization, 'add_safe_globals', None)
+    if add is None:
+        return False
+    if not CHECKPOINT_SAFE_GLOBALS:
+        CHECKPOINT_SAFE_GLOBALS.extend(_checkpoint_safe_globals())
+        add(CHECKPOINT_SAFE_GLOBALS)
+    return True
+
+
+patch_lvis_numpy_alias()
+allow_runner_checkpoints()

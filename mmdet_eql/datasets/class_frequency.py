@@ -1,0 +1,278 @@
+"""Class frequencies of a detection dataset: counting, presets, loading and validation.
+
+The frequency of category j is the one the EQL authors use (Tan et al., CVPR 2020):
+
+    f_j = (train images containing category j) / (train images with at least one annotation)
+
+and the LVIS frequency groups come from the train image count: rare 1-10, common 11-100,
+frequent > 100. Everything here is pure Python/numpy so the tool and the losses share it.
+"""
+import json
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+
+DATA_DIR = osp.join(osp.dirname(osp.dirname(__file__)), 'data')
+
+#: Shipped presets: LVIS train-split category statistics (``data/*_category_stats.json``, counts
+#: of the official LVIS v1.0 / v0.5 train annotation files, CC BY 4.0, LVIS project) and the
+#: official EQL denominator, the number of train images with at least one annotation.
+PRESETS = {
+    'lvis_v1': ('lvis_v1_category_stats.json', 99388),
+    'lvis_v0.5': ('lvis_v0.5_category_stats.json', 56740),
+}
+
+GROUP_NAMES = {'r': 'rare', 'c': 'common', 'f': 'frequent'}
+
+#: Names that differ between the official LVIS annotation files and mmdet's class lists, for the
+#: same category: mmdet's ``LVISV05Dataset`` / ``LVISV1Dataset`` fix the files' typo "stero".
+NAME_ALIASES = {'speaker_(stero_equipment)': 'speaker_(stereo_equipment)'}
+
+
+def frequency_group(image_count: int) -> str:
+    """LVIS frequency group from a train image count: 'r' (<= 10), 'c' (<= 100), 'f' (> 100)."""
+    if image_count <= 10:
+        return 'r'
+    if image_count <= 100:
+        return 'c'
+    return 'f'
+
+
+@dataclass
+class ClassFrequency:
+    """Per-class frequencies of one dataset, in category order (sorted by id).
+
+    Attributes:
+        freq (np.ndarray): (C,) float64, f_j in [0, 1].
+        names (list[str] | None): category names, when known.
+        ids (list[int] | None): category ids, when known.
+        groups (list[str] | None): 'r' / 'c' / 'f' per category, when known.
+        image_counts (list[int] | None): train image count per category, when known.
+        source (str): where the numbers came from (preset name, file path or 'sequence').
+    """
+    freq: np.ndarray
+    names: Optional[List[str]] = None
+    ids: Optional[List[int]] = None
+    groups: Optional[List[str]] = None
+    image_counts: Optional[List[int]] = None
+    source: str = 'sequence'
+    extra: Dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.freq)
+
+    def protected(self, lambda_: float) -> np.ndarray:
+        """(C,) bool: the classes EQL protects, f_j < lambda."""
+        return self.freq < lambda_
+
+    def count_by_group(self, mask: np.ndarray) -> Dict[str, int]:
+        """How many classes of ``mask`` fall in each frequency group (empty if groups unknown)."""
+        if self.groups is None:
+            return {}
+        out = {g: 0 for g in 'rcf'}
+        for g, m in zip(self.groups, mask):
+            if m:
+                out[g] += 1
+        return out
+
+
+def count_categories(ann: dict, progress: bool = False) -> dict:
+    """Counts image_count / instance_count per category of an LVIS- or COCO-format dict.
+
+    Args:
+        ann: the loaded annotation file (keys ``images``, ``annotations``, ``categories``).
+        progress: show a progress bar over the annotations.
+
+    Returns:
+        dict with ``categories`` (list of dicts sorted by id: id, name, image_count,
+        instance_count, frequency, freq), ``num_images`` and ``num_images_with_annotations``.
+
+    Raises:
+        ValueError: on a malformed file (missing keys, duplicate ids, annotations that point at
+            unknown images or categories).
+    """
+    for key in ('images', 'annotations', 'categories'):
+        if key not in ann:
+            raise ValueError(f'annotation file has no "{key}" field; expected an LVIS- or '
+                             'COCO-format file with images, annotations and categories')
+        if not isinstance(ann[key], list):
+            raise ValueError(f'"{key}" must be a list, got {type(ann[key]).__name__}')
+    cats = ann['categories']
+    if not cats:
+        raise ValueError('"categories" is empty: there is nothing to count')
+    try:
+        cat_ids = np.array([c['id'] for c in cats], dtype=np.int64)
+        img_ids = np.array([im['id'] for im in ann['images']], dtype=np.int64)
+    except KeyError as e:
+        raise ValueError(f'a category or image has no {e} field') from None
+    for what, ids in (('category', cat_ids), ('image', img_ids)):
+        uniq, counts = np.unique(ids, return_counts=True)
+        if (counts > 1).any():
+            raise ValueError(f'duplicate {what} id {int(uniq[counts > 1][0])}')
+
+    anns = ann['annotations']
+    if progress:
+        from tqdm import tqdm
+        anns = tqdm(anns, desc='reading annotations', unit='ann', mininterval=0.5)
+    try:
+        a_img = np.fromiter((a['image_id'] for a in anns),
+                            dtype=np.int64,
+                            count=len(ann['annotations']))
+        a_cat = np.fromiter((a['category_id'] for a in ann['annotations']),
+                            dtype=np.int64,
+                            count=len(ann['annotations']))
+    except KeyError as e:
+        raise ValueError(f'an annotation has no {e} field') from None
+
+    cat_order = np.argsort(cat_ids, kind='stable')
+    sorted_cat_ids = cat_ids[cat_order]
+    cat_idx = np.searchsorted(sorted_cat_ids, a_cat)
+    cat_idx_c = np.minimum(cat_idx, len(sorted_cat_ids) - 1)
+    bad = sorted_cat_ids[cat_idx_c] != a_cat
+    if bad.any():
+        raise ValueError(f'{int(bad.sum())} annotations point at unknown category ids '
+                         f'(first: {int(a_cat[bad][0])})')
+    sorted_img_ids = np.sort(img_ids)
+    img_idx = np.searchsorted(sorted_img_ids, a_img)
+    img_idx_c = np.minimum(img_idx, max(len(sorted_img_ids) - 1, 0))
+    bad = (sorted_img_ids[img_idx_c] != a_img) if len(sorted_img_ids) else np.ones_like(a_img, bool)
+    if bad.any():
+        raise ValueError(f'{int(bad.sum())} annotations point at unknown image ids '
+                         f'(first: {int(a_img[bad][0])})')
+
+    num_cats = len(cat_ids)
+    instance_count = np.bincount(cat_idx, minlength=num_cats)
+    # one (image, category) pair per image that contains the category
+    pairs = np.unique(img_idx.astype(np.int64) * num_cats + cat_idx)
+    image_count = np.bincount(pairs % num_cats, minlength=num_cats)
+    num_with_ann = int(len(np.unique(img_idx)))
+    denom = max(num_with_ann, 1)
+
+    out = []
+    for k, ci in enumerate(cat_order):
+        c = cats[ci]
+        ic = int(image_count[k])
+        out.append(
+            dict(
+                id=int(c['id']),
+                name=c.get('name', str(c['id'])),
+                image_count=ic,
+                instance_count=int(instance_count[k]),
+                frequency=frequency_group(ic),
+                freq=ic / denom))
+    return dict(categories=out, num_images=len(img_ids), num_images_with_annotations=num_with_ann)
+
+
+def _from_records(records: Sequence[dict], denom: Optional[int], source: str) -> ClassFrequency:
+    records = sorted(records, key=lambda c: c['id'])
+    if denom is None:
+        freq = np.array([float(c['freq']) for c in records], dtype=np.float64)
+    else:
+        freq = np.array([c['image_count'] / denom for c in records], dtype=np.float64)
+    groups = [c.get('frequency') or frequency_group(int(c['image_count'])) for c in records] \
+        if all('frequency' in c or 'image_count' in c for c in records) else None
+    counts = [int(c['image_count']) for c in records] \
+        if all('image_count' in c for c in records) else None
+    return ClassFrequency(
+        freq=freq,
+        names=[c.get('name') for c in records],
+        ids=[int(c['id']) for c in records],
+        groups=groups,
+        image_counts=counts,
+        source=source)
+
+
+def load_preset(name: str) -> ClassFrequency:
+    """A shipped preset ('lvis_v1' or 'lvis_v0.5')."""
+    if name not in PRESETS:
+        raise ValueError(f'unknown class-frequency preset {name!r}; known presets: '
+                         f'{sorted(PRESETS)}, or give a JSON file made by '
+                         'tools/analysis_tools/class_frequency.py, or a list of floats')
+    fname, denom = PRESETS[name]
+    with open(osp.join(DATA_DIR, fname)) as f:
+        records = json.load(f)
+    return _from_records(records, denom, source=name)
+
+
+def load_class_freq_file(path: str) -> ClassFrequency:
+    """Reads a class-frequency JSON written by ``tools/analysis_tools/class_frequency.py``."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'class-frequency file {path!r} does not exist')
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f'class-frequency file {path!r} is not readable JSON: {e}') from None
+    records = data.get('categories') if isinstance(data, dict) else None
+    if not isinstance(records, list) or not records:
+        raise ValueError(f'class-frequency file {path!r} has no "categories" list; expected the '
+                         'output of tools/analysis_tools/class_frequency.py')
+    for i, c in enumerate(records):
+        if not isinstance(c, dict) or 'id' not in c or 'freq' not in c:
+            raise ValueError(f'class-frequency file {path!r}: categories[{i}] needs "id" and '
+                             f'"freq" fields, got {c!r:.80}')
+    return _from_records(records, None, source=path)
+
+
+def resolve_class_freq(source: Union[str, Sequence[float], ClassFrequency]) -> ClassFrequency:
+    """Turns a preset name, a JSON path or a sequence of floats into a validated ClassFrequency."""
+    if isinstance(source, ClassFrequency):
+        cf = source
+    elif isinstance(source, str):
+        cf = load_preset(source) if source in PRESETS or not (
+            source.endswith('.json') or osp.sep in source) else load_class_freq_file(source)
+    elif isinstance(source, Iterable):
+        values = list(source)
+        try:
+            freq = np.array([float(v) for v in values], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError('class_freq given as a sequence must hold numbers') from None
+        cf = ClassFrequency(freq=freq, source='sequence')
+    else:
+        raise TypeError('class_freq must be a preset name, a path to a class-frequency JSON or '
+                        f'a sequence of floats, got {type(source).__name__}')
+    bad = ~np.isfinite(cf.freq) | (cf.freq < 0) | (cf.freq > 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f'class frequencies from {cf.source} must lie in [0, 1]; '
+                         f'{int(bad.sum())} do not (first: index {i}, value {cf.freq[i]!r})')
+    return cf
+
+
+def check_num_classes(cf: ClassFrequency, num_classes: int, who: str = 'the model') -> None:
+    """Raises ValueError when the frequencies do not have one entry per class."""
+    if len(cf) != num_classes:
+        raise ValueError(f'class frequencies from {cf.source} have {len(cf)} entries but '
+                         f'{who} has num_classes={num_classes}')
+
+
+def check_class_names(cf: ClassFrequency, names: Sequence[str]) -> None:
+    """Raises ValueError when the frequencies' category names differ from the dataset's."""
+    if cf.names is None or any(n is None for n in cf.names):
+        return
+    if len(cf.names) != len(names):
+        raise ValueError(f'class frequencies from {cf.source} have {len(cf.names)} categories '
+                         f'but the dataset has {len(names)} classes')
+    diff = [
+        i for i, (a, b) in enumerate(zip(cf.names, names))
+        if NAME_ALIASES.get(a, a) != NAME_ALIASES.get(b, b)
+    ]
+    if diff:
+        i = diff[0]
+        raise ValueError(
+            f'class frequencies from {cf.source} do not match the dataset classes: {len(diff)} '
+            f'names differ (first at index {i}: {cf.names[i]!r} vs {names[i]!r}); '
+            'is it a file of another dataset version (LVIS v0.5 vs v1)?')
+
+
+def summarize_protection(cf: ClassFrequency, lambda_: float) -> str:
+    """One line: how many classes lambda protects, by frequency group when known."""
+    mask = cf.protected(lambda_)
+    line = f'lambda={lambda_:g} protects {int(mask.sum())} of {len(cf)} classes'
+    by_group = cf.count_by_group(mask)
+    if by_group:
+        totals = cf.count_by_group(np.ones(len(cf), bool))
+        line += ' (' + ', '.join(f'{GROUP_NAMES[g]} {by_group[g]}/{totals[g]}' for g in 'rcf') + ')'
+    return line

@@ -1,0 +1,3 @@
+from .class_freq_check_hook import ClassFreqCheckHook
+
+__all__ = ['ClassFreqCheckHook']

@@ -1,0 +1,213 @@
+"""Equalization Loss (EQL) for the RoI classifier.
+
+Shapes: N = RoIs in the batch, C = foreground classes; label C means background. EQL's classifier
+has C outputs (no background logit): a background RoI is one whose C sigmoid targets are all 0.
+"""
+from typing import Dict, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmdet.models.losses.utils import weight_reduce_loss
+from mmdet.registry import MODELS
+from mmengine.logging import print_log
+from torch import Tensor
+
+from mmdet_eql.datasets.class_frequency import (ClassFrequency, check_num_classes,
+                                                resolve_class_freq, summarize_protection)
+
+# softplus(x) is computed as x above this threshold; exp(-40) is below float64's resolution of x.
+_SOFTPLUS_THRESHOLD = 40.0
+
+
+class _EQLFunction(torch.autograd.Function):
+    """Per-RoI EQL in one elementwise pass with its analytic gradient.
+
+    With W_ij = 0 for the tail negatives of foreground RoIs and 1 elsewhere, the per-RoI loss is
+    sum_j W_ij * softplus(z_ij) - z_{i,gt_i} (foreground RoIs only), and
+    dL/dz_ij = W_ij * sigmoid(z_ij) - y_ij. Nothing but the logits and labels is saved.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, labels: Tensor, tail: Tensor) -> Tensor:
+        num_classes = logits.size(1)
+        fg = labels < num_classes  # (N,)
+        gt = labels.clamp(max=num_classes - 1)  # (N,) index of the gt column (dummy for bg)
+        suppressed = fg[:, None] & tail[None, :]  # (N, C)
+        soft = F.softplus(logits, threshold=_SOFTPLUS_THRESHOLD)
+        loss = soft.masked_fill_(suppressed, 0.).sum(1)
+        # the gt column keeps weight 1 even when its class is a tail class; its target is 1
+        z_gt = logits.gather(1, gt[:, None]).squeeze(1)
+        fgf = fg.to(logits.dtype)
+        loss += fgf * (
+            tail[gt].to(logits.dtype) * F.softplus(z_gt, threshold=_SOFTPLUS_THRESHOLD) - z_gt)
+        ctx.save_for_backward(logits, labels, tail)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss: Tensor):
+        logits, labels, tail = ctx.saved_tensors
+        num_classes = logits.size(1)
+        fg = labels < num_classes
+        gt = labels.clamp(max=num_classes - 1)
+        grad = torch.sigmoid(logits).masked_fill_(fg[:, None] & tail[None, :], 0.)
+        z_gt = logits.gather(1, gt[:, None]).squeeze(1)
+        fgf = fg.to(logits.dtype)
+        # gt column: sigmoid(z) - 1, whatever the mask set there
+        fix = fgf * (tail[gt].to(logits.dtype) * torch.sigmoid(z_gt) - 1.)
+        grad.scatter_add_(1, gt[:, None], fix[:, None])
+        grad.mul_(grad_loss[:, None])
+        return grad, None, None
+
+
+def eql_per_roi(logits: Tensor, labels: Tensor, tail: Tensor) -> Tensor:
+    """Per-RoI EQL, summed over classes.
+
+    Args:
+        logits (Tensor): (N, C) classifier outputs.
+        labels (Tensor): (N,) int64 labels in [0, C]; C is background.
+        tail (Tensor): (C,) bool, classes with f_j < lambda.
+
+    Returns:
+        Tensor: (N,) loss per RoI, in float32 at least (float16/bfloat16 logits are upcast).
+    """
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
+    return _EQLFunction.apply(logits, labels, tail)
+
+
+@MODELS.register_module()
+class EQLLoss(nn.Module):
+    """Equalization Loss, Tan et al., CVPR 2020 (https://arxiv.org/abs/2003.05176).
+
+    Sigmoid cross-entropy over C foreground logits in which, for foreground RoIs, the negative
+    terms of the tail classes (f_j < lambda) get weight 0; the ground-truth class always keeps
+    weight 1 and background RoIs (label C, all-zero targets) keep every term:
+
+        L = -sum_j w_j [y_j log s(z_j) + (1 - y_j) log(1 - s(z_j))],
+        w_j = 1 - E(r) T_lambda(f_j) (1 - y_j).
+
+    Validated against a literal float64 implementation of these equations (loss and gradient to
+    1e-12 on random inputs with background RoIs and tail classes; see tests).
+
+    Args:
+        num_classes (int): C, the number of foreground classes.
+        lambda_ (float): frequency threshold; classes with f_j < lambda_ are protected.
+            0.00177 selects LVIS v0.5 rare + common, 0.0011 is the authors' value for LVIS v1.
+        class_freq (str | Sequence[float] | None): a preset ('lvis_v1', 'lvis_v0.5'), a JSON made
+            by tools/analysis_tools/class_frequency.py, or C floats. May be None when a
+            frequency-aware bbox head supplies it (:meth:`set_class_freq`).
+        use_sigmoid (bool): accepted so configs derived from CrossEntropyLoss keep working; must
+            be True (EQL is a sigmoid loss).
+        reduction (str): 'none', 'mean' or 'sum' (mmdet semantics with weights and avg_factor).
+        loss_weight (float): multiplier of the loss.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 lambda_: float = 0.0011,
+                 class_freq: Optional[Union[str, Sequence[float]]] = None,
+                 use_sigmoid: bool = True,
+                 reduction: str = 'mean',
+                 loss_weight: float = 1.0) -> None:
+        super().__init__()
+        if not use_sigmoid:
+            raise ValueError('EQLLoss is a sigmoid loss: use_sigmoid=False is not supported (it '
+                             'probably leaked from a CrossEntropyLoss base; use _delete_=True)')
+        if not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f'num_classes must be a positive int, got {num_classes!r}')
+        if not (isinstance(lambda_, (int, float)) and np.isfinite(lambda_) and lambda_ >= 0):
+            raise ValueError(f'lambda_ must be a finite number >= 0, got {lambda_!r}')
+        if reduction not in ('none', 'mean', 'sum'):
+            raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        self.num_classes = num_classes
+        self.lambda_ = float(lambda_)
+        self.reduction = reduction
+        self.loss_weight = loss_weight
+        self.use_sigmoid = True
+        self.custom_cls_channels = True
+        self.custom_activation = True
+        self.custom_accuracy = True
+        # persistent=False: the mask is derived from the frequencies, not training state
+        self.register_buffer(
+            'tail_mask', torch.zeros(num_classes, dtype=torch.bool), persistent=False)
+        self.class_freq: Optional[ClassFrequency] = None
+        if class_freq is not None:
+            self.set_class_freq(class_freq)
+
+    def set_class_freq(self, class_freq: Union[str, Sequence[float], ClassFrequency]) -> None:
+        """Sets the frequencies and computes the tail mask once (kept on the loss's device)."""
+        cf = resolve_class_freq(class_freq)
+        check_num_classes(cf, self.num_classes, who='EQLLoss')
+        mask = torch.from_numpy(cf.protected(self.lambda_))
+        self.tail_mask.copy_(mask.to(self.tail_mask.device))
+        self.class_freq = cf
+        print_log(f'EQLLoss: {summarize_protection(cf, self.lambda_)}', logger='current')
+
+    def get_cls_channels(self, num_classes: int) -> int:
+        """EQL's classifier has one output per foreground class (no background logit)."""
+        assert num_classes == self.num_classes
+        return num_classes
+
+    def get_activation(self, cls_score: Tensor) -> Tensor:
+        """(N, C) logits -> (N, C + 1) scores: sigmoid, then a zero background column."""
+        scores = torch.sigmoid(cls_score)
+        return torch.cat([scores, scores.new_zeros(scores.size(0), 1)], dim=1)
+
+    def get_accuracy(self, cls_score: Tensor, labels: Tensor) -> Dict[str, Tensor]:
+        """Accuracy (%) of argmax-over-classes on foreground RoIs, and of score >= 0.5 as the
+        foreground/background decision over all RoIs."""
+        fg = labels < self.num_classes
+        pred = cls_score.argmax(1)
+        n_fg = fg.sum().clamp(min=1)
+        acc_fg = ((pred == labels) & fg).sum() * 100.0 / n_fg
+        is_fg_pred = cls_score.max(1).values >= 0  # sigmoid >= 0.5
+        acc_objectness = (is_fg_pred == fg).float().mean() * 100.0 if labels.numel() else \
+            cls_score.new_zeros(())
+        return dict(acc_cls=acc_fg, acc_objectness=acc_objectness)
+
+    def forward(self,
+                cls_score: Tensor,
+                label: Tensor,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None,
+                **kwargs) -> Tensor:
+        """Computes the loss.
+
+        Args:
+            cls_score (Tensor): (N, C) logits.
+            label (Tensor): (N,) labels in [0, C]; C is background.
+            weight (Tensor, optional): (N,) per-RoI weights (mmdet's label_weights).
+            avg_factor (float, optional): normaliser of the summed loss for 'mean'.
+            reduction_override (str, optional): 'none', 'mean' or 'sum'.
+
+        Returns:
+            Tensor: a scalar, or (N,) with reduction 'none'.
+        """
+        assert reduction_override in (None, 'none', 'mean', 'sum')
+        reduction = reduction_override or self.reduction
+        if self.class_freq is None:
+            raise RuntimeError('EQLLoss has no class frequencies: give class_freq=... to the loss '
+                               'or use it inside a frequency-aware bbox head that declares them')
+        if cls_score.dim() != 2 or cls_score.size(1) != self.num_classes:
+            width = cls_score.size(-1) if cls_score.dim() else 0
+            extra = (' EQL has no background logit: a background RoI is one whose C sigmoid '
+                     'scores are all pushed down, so the classifier must have C outputs (set '
+                     'custom_cls_channels via this loss, as the bbox head does)'
+                     if width == self.num_classes + 1 else '')
+            raise ValueError(f'EQLLoss expects cls_score of shape (N, {self.num_classes}), got '
+                             f'{tuple(cls_score.shape)}.{extra}')
+        if label.shape != cls_score.shape[:1]:
+            raise ValueError(f'EQLLoss expects labels of shape ({cls_score.size(0)},), got '
+                             f'{tuple(label.shape)}')
+        loss = eql_per_roi(cls_score, label.long(), self.tail_mask)
+        if weight is not None:
+            weight = weight.float()
+        loss = weight_reduce_loss(loss, weight=weight, reduction=reduction, avg_factor=avg_factor)
+        return self.loss_weight * loss
+
+    def extra_repr(self) -> str:
+        return (f'num_classes={self.num_classes}, lambda_={self.lambda_}, '
+                f'reduction={self.reduction!r}, loss_weight={self.loss_weight}')

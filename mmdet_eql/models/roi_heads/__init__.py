@@ -1,0 +1,1 @@
+from .bbox_heads import *  # noqa: F401,F403

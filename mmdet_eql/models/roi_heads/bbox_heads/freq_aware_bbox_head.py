@@ -1,0 +1,72 @@
+"""A Shared2FC bbox head that owns the class-frequency source of its classification loss.
+
+Shapes: N = RoIs, C = foreground classes (``num_classes``).
+"""
+import math
+from typing import Optional, Sequence, Union
+
+import torch.nn as nn
+from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
+from mmdet.registry import MODELS
+from mmengine.logging import print_log
+
+from mmdet_eql.datasets.class_frequency import (ClassFrequency, check_class_names,
+                                                check_num_classes, resolve_class_freq)
+
+
+@MODELS.register_module()
+class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
+    """mmdet's ``Shared2FCBBoxHead`` with the class frequencies declared once.
+
+    The head reads ``class_freq`` (a preset name, a JSON made by
+    ``tools/analysis_tools/class_frequency.py`` or C floats), checks it has ``num_classes``
+    entries, hands it to its loss when the loss takes frequencies (``set_class_freq``), and
+    initialises the foreground classifier bias from a prior probability, as the EQL authors do:
+    b = -log((1 - p) / p), p = 0.001 (Lin et al., focal loss). Works in every stage of a Cascade.
+
+    Args:
+        class_freq (str | Sequence[float] | None): the frequency source.
+        prior_prob (float | None): prior for the bias of the C foreground logits; None keeps
+            mmdet's initialisation. Applied only when the loss is a sigmoid loss.
+        **kwargs: the arguments of ``Shared2FCBBoxHead``.
+    """
+
+    def __init__(self,
+                 *args,
+                 class_freq: Optional[Union[str, Sequence[float]]] = None,
+                 prior_prob: Optional[float] = 0.001,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if prior_prob is not None and not 0 < prior_prob < 1:
+            raise ValueError(f'prior_prob must lie in (0, 1), got {prior_prob!r}')
+        self.prior_prob = prior_prob
+        self.class_freq: Optional[ClassFrequency] = None
+        if class_freq is not None:
+            cf = resolve_class_freq(class_freq)
+            check_num_classes(cf, self.num_classes, who=type(self).__name__)
+            self.class_freq = cf
+            if hasattr(self.loss_cls, 'set_class_freq'):
+                if getattr(self.loss_cls, 'class_freq', None) is not None:
+                    raise ValueError('class frequencies are given both to the bbox head and to '
+                                     'its loss; declare them once, on the head')
+                self.loss_cls.set_class_freq(cf)
+        elif getattr(self.loss_cls, 'class_freq', 'n/a') is None:
+            raise ValueError(f'{type(self.loss_cls).__name__} needs class frequencies: set '
+                             f'class_freq on {type(self).__name__} or on the loss')
+
+    def check_class_names(self, names: Sequence[str]) -> None:
+        """Checks the frequencies' category names against the dataset's classes."""
+        if self.class_freq is not None:
+            check_class_names(self.class_freq, names)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.prior_prob is None or not self.with_cls:
+            return
+        if not getattr(self.loss_cls, 'use_sigmoid', False):
+            print_log(
+                f'{type(self).__name__}: prior_prob is ignored with a softmax loss',
+                logger='current')
+            return
+        bias = -math.log((1 - self.prior_prob) / self.prior_prob)
+        nn.init.constant_(self.fc_cls.bias[:self.num_classes], bias)

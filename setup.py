@@ -1,0 +1,4 @@
+from setuptools import setup
+
+# Metadata and options live in setup.cfg.
+setup()

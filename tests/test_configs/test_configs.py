@@ -1,0 +1,50 @@
+"""Every config loads (which also proves custom_imports), builds its model on the CPU, and is
+named by the rule in configs/README.md."""
+import glob
+import os.path as osp
+import re
+
+import pytest
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = sorted(
+    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in p)
+
+# {algorithm}_{backbone}_{neck}[_{method}]_{sampler-aug-schedule}_{dataset}.py (configs/README.md)
+NAME_RULE = re.compile(
+    r'^(mask-rcnn|cascade-mask-rcnn|faster-rcnn|retinanet|atss|fcos)'
+    r'_(r50|r101|x101-32x4d|x101-64x4d|r18-half)'
+    r'_fpn'
+    r'(_(eql|eql-rare|eqlv2|efl|seesaw-loss|eqlv2-mmdet|sigmoid|softmax)(-normed-mask)?)?'
+    r'_(random|sample1e-3)(-ms)?-(\d+x|\d+e|\d+it)'
+    r'_(lvis-v1|lvis-v0\.5|longtail-[a-z]+)\.py$')
+
+
+def test_there_are_configs():
+    assert len(CONFIGS) >= 12
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+def test_config_name_follows_rule(path):
+    assert NAME_RULE.match(osp.basename(path)), osp.basename(path)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+def test_config_loads_and_builds(path):
+    cfg = Config.fromfile(path)
+    assert cfg.custom_imports['imports'] == ['mmdet_eql']
+    assert 'work_dir' not in cfg
+    register_all_modules(init_default_scope=True)
+    model = MODELS.build(cfg.model)
+    head = model.roi_head.bbox_head if hasattr(model, 'roi_head') else model.bbox_head
+    if 'lvis' in osp.basename(path):
+        assert cfg.model.test_cfg.rcnn.max_per_img == 300
+        assert cfg.model.test_cfg.rcnn.score_thr == 0.0001
+    loss = getattr(head, 'loss_cls', None)
+    if type(loss).__name__ == 'EQLLoss':
+        assert loss.class_freq is not None and head.fc_cls.out_features == head.num_classes
+        assert 'use_sigmoid' not in cfg.model.roi_head.bbox_head.loss_cls

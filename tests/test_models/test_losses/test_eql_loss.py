@@ -1,0 +1,176 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.registry import MODELS
+
+from mmdet_eql.models.losses import EQLLoss
+
+
+def reference_eql(z, labels, freq, lam):
+    """Literal float64 EQL from the paper's equations: per-RoI loss summed over classes."""
+    z = z.double()
+    n, c = z.shape
+    y = torch.zeros(n, c, dtype=torch.float64)
+    for i in range(n):
+        if labels[i] < c:
+            y[i, labels[i]] = 1.0
+    e = (labels < c).double()[:, None]  # E(r): foreground proposal
+    t = (torch.as_tensor(freq, dtype=torch.float64) < lam).double()[None, :]  # T_lambda(f_j)
+    w = 1 - e * t * (1 - y)
+    s = torch.sigmoid(z)
+    return -(w * (y * torch.log(s) + (1 - y) * torch.log(1 - s))).sum(1)
+
+
+def make_case(n=64, c=12, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    z = (torch.randn(n, c, generator=g) * 3).to(dtype)
+    labels = torch.randint(0, c + 1, (n, ), generator=g)
+    labels[:8] = c  # some background for sure
+    labels[8] = 0  # a tail class as ground truth
+    freq = torch.rand(c, generator=g).double() * 0.01
+    freq[0] = 1e-5  # tail
+    freq[1] = 0.5  # head
+    return z, labels, freq.tolist()
+
+
+LAM = 0.004
+
+
+def build(freq, c=12, lam=LAM, **kw):
+    return EQLLoss(num_classes=c, lambda_=lam, class_freq=freq, **kw)
+
+
+def test_loss_and_gradient_match_reference():
+    z, labels, freq = make_case()
+    loss_fn = build(freq)
+    z1 = z.clone().requires_grad_()
+    out = loss_fn(z1, labels, reduction_override='none')
+    z2 = z.clone().requires_grad_()
+    ref = reference_eql(z2, labels, freq, LAM)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    g = torch.randn(len(labels), dtype=torch.float64)
+    (out * g).sum().backward()
+    (ref * g).sum().backward()
+    torch.testing.assert_close(z1.grad, z2.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_gradient_zero_on_tail_negatives_and_bce_elsewhere():
+    z, labels, freq = make_case()
+    c = z.size(1)
+    z1 = z.clone().requires_grad_()
+    build(freq)(z1, labels, reduction_override='sum').backward()
+    y = F.one_hot(labels, c + 1)[:, :c].double()
+    bce_grad = torch.sigmoid(z) - y
+    tail = torch.tensor(freq) < LAM
+    fg = labels < c
+    ignored = fg[:, None] & tail[None, :] & (y == 0)
+    assert ignored.sum() > 0
+    assert (z1.grad[ignored] == 0).all()
+    torch.testing.assert_close(z1.grad[~ignored], bce_grad[~ignored], rtol=1e-12, atol=1e-12)
+    # background RoIs push every class down, tail classes included
+    assert (z1.grad[~fg][:, tail] > 0).all()
+
+
+def test_lambda_zero_is_sigmoid_bce():
+    z, labels, freq = make_case(dtype=torch.float32)
+    c = z.size(1)
+    loss = build(freq, lam=0.0)(z, labels, avg_factor=len(labels))
+    y = F.one_hot(labels, c + 1)[:, :c].float()
+    bce = F.binary_cross_entropy_with_logits(z, y, reduction='sum') / len(labels)
+    torch.testing.assert_close(loss, bce, rtol=1e-5, atol=1e-6)
+
+
+def test_paper_normalisation_and_weights():
+    z, labels, freq = make_case()
+    loss_fn = build(freq, loss_weight=2.0)
+    per_roi = reference_eql(z, labels, freq, LAM)
+    n = len(labels)
+    eps = torch.finfo(torch.float32).eps  # mmdet's weight_reduce_loss adds it to avg_factor
+    torch.testing.assert_close(loss_fn(z, labels, avg_factor=n), 2 * per_roi.sum() / (n + eps))
+    torch.testing.assert_close(loss_fn(z, labels), 2 * per_roi.mean())
+    torch.testing.assert_close(loss_fn(z, labels, reduction_override='sum'), 2 * per_roi.sum())
+    w = torch.rand(n, dtype=torch.float64)
+    w[:5] = 0
+    torch.testing.assert_close(
+        loss_fn(z, labels, w, avg_factor=17.0), 2 * (per_roi * w).sum() / (17.0 + eps))
+    torch.testing.assert_close(loss_fn(z, labels, w, reduction_override='none'), 2 * per_roi * w)
+
+
+def test_empty_batch_gives_zero_and_backward_works():
+    loss_fn = build([0.1] * 5, c=5)
+    z = torch.zeros(0, 5, requires_grad=True)
+    loss = loss_fn(z, torch.zeros(0, dtype=torch.long), avg_factor=1.0)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert z.grad.shape == (0, 5)
+
+
+def test_half_precision_logits_computed_in_float32():
+    z, labels, freq = make_case(dtype=torch.float32)
+    loss32 = build(freq)(z, labels)
+    loss16 = build(freq)(z.to(torch.bfloat16), labels)
+    assert loss16.dtype == torch.float32
+    torch.testing.assert_close(loss16, loss32, rtol=2e-2, atol=1e-2)
+
+
+def test_built_from_config_and_head_contract():
+    loss_fn = MODELS.build(
+        dict(type='EQLLoss', num_classes=4, lambda_=0.5, class_freq=[0.1, 0.9, 0.2, 0.7]))
+    assert loss_fn.tail_mask.tolist() == [True, False, True, False]
+    assert loss_fn.get_cls_channels(4) == 4
+    z = torch.tensor([[0.0, 2.0, -1.0, 3.0], [-5.0, -4.0, -6.0, -3.0]])
+    act = loss_fn.get_activation(z)
+    assert act.shape == (2, 5)
+    torch.testing.assert_close(act[:, :4], torch.sigmoid(z))
+    assert (act[:, 4] == 0).all()
+    acc = loss_fn.get_accuracy(z, torch.tensor([3, 4]))
+    assert set(acc) == {'acc_cls', 'acc_objectness'}
+    assert acc['acc_cls'].item() == pytest.approx(100.0)  # row 0 argmax is 3
+    assert acc['acc_objectness'].item() == pytest.approx(100.0)  # row 1 all below 0.5
+
+
+def test_tail_mask_is_a_buffer_on_the_loss_device():
+    loss_fn = build([1e-5] * 6 + [0.5] * 6)
+    assert 'tail_mask' in dict(loss_fn.named_buffers())
+    assert loss_fn.tail_mask.dtype == torch.bool and loss_fn.tail_mask.sum() == 6
+    assert 'tail_mask' not in loss_fn.state_dict()  # derived data, not training state
+
+
+@pytest.mark.parametrize('preset,c,lam,expected', [
+    ('lvis_v1', 1203, 0.0011, dict(r=337, c=461, f=17)),
+    ('lvis_v0.5', 1230, 0.00177, dict(r=454, c=461, f=0)),
+])
+def test_presets_select_the_documented_classes(preset, c, lam, expected):
+    loss_fn = EQLLoss(num_classes=c, lambda_=lam, class_freq=preset)
+    by_group = loss_fn.class_freq.count_by_group(loss_fn.tail_mask.numpy())
+    assert by_group == expected
+    assert int(loss_fn.tail_mask.sum()) == sum(expected.values())
+
+
+def test_cross_entropy_keys_are_accepted_but_softmax_rejected():
+    EQLLoss(num_classes=3, class_freq=[0.1] * 3, use_sigmoid=True)
+    with pytest.raises(ValueError, match='use_sigmoid=False'):
+        EQLLoss(num_classes=3, class_freq=[0.1] * 3, use_sigmoid=False)
+
+
+def test_bad_inputs_have_clear_errors():
+    loss_fn = build([0.1] * 12)
+    with pytest.raises(ValueError, match='no background logit'):
+        loss_fn(torch.zeros(4, 13), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match='num_classes=12'):
+        build([0.1] * 11)
+    with pytest.raises(RuntimeError, match='no class frequencies'):
+        EQLLoss(num_classes=3)(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ValueError, match='lambda_'):
+        build([0.1] * 12, lam=-1.0)
+    with pytest.raises(ValueError, match=r'\[0, 1\]'):
+        build([0.1] * 11 + [float('nan')])
+    with pytest.raises(ValueError, match='unknown class-frequency preset'):
+        EQLLoss(num_classes=3, class_freq='lvis_v2')
+
+
+def test_gradcheck_float64():
+    z, labels, freq = make_case(n=10, c=5, seed=3)
+    loss_fn = build(freq, c=5)
+    z = z.clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda x: loss_fn(x, labels, reduction_override='none'), (z, ))

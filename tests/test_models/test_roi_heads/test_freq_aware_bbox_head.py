@@ -1,0 +1,67 @@
+import math
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+
+from mmdet_eql.models.roi_heads.bbox_heads import FreqAwareShared2FCBBoxHead  # noqa: F401
+
+
+def head_cfg(**kw):
+    cfg = dict(
+        type='FreqAwareShared2FCBBoxHead',
+        in_channels=4,
+        fc_out_channels=16,
+        roi_feat_size=2,
+        num_classes=5,
+        class_freq=[1e-4, 0.2, 1e-5, 0.5, 0.3],
+        loss_cls=dict(type='EQLLoss', num_classes=5, lambda_=1e-3))
+    cfg.update(kw)
+    return cfg
+
+
+def test_head_hands_frequencies_to_loss_and_sets_prior_bias():
+    head = MODELS.build(head_cfg())
+    assert head.loss_cls.tail_mask.tolist() == [True, False, True, False, False]
+    assert head.fc_cls.out_features == 5  # custom_cls_channels: no background logit
+    head.init_weights()
+    expected = -math.log((1 - 0.001) / 0.001)
+    assert expected == pytest.approx(-6.9067547786)
+    torch.testing.assert_close(head.fc_cls.bias.data, torch.full((5, ), expected))
+
+
+def test_head_predicts_sigmoid_scores_with_background_column():
+    head = MODELS.build(head_cfg())
+    head.init_weights()
+    cls_score, bbox_pred = head(torch.randn(3, 4, 2, 2))
+    assert cls_score.shape == (3, 5)
+    scores = head.loss_cls.get_activation(cls_score)
+    assert scores.shape == (3, 6) and (scores[:, -1] == 0).all()
+    # right after init every score is close to the prior
+    assert scores[:, :5].mean().item() == pytest.approx(0.001, rel=0.5)
+
+
+def test_head_with_softmax_loss_keeps_mmdet_init():
+    head = MODELS.build(head_cfg(class_freq=None, loss_cls=dict(type='CrossEntropyLoss')))
+    head.init_weights()
+    assert head.fc_cls.out_features == 6
+    assert (head.fc_cls.bias.data == 0).all()
+
+
+def test_head_checks_num_classes_and_names():
+    with pytest.raises(
+            ValueError, match='4 entries but FreqAwareShared2FCBBoxHead has '
+            'num_classes=5'):
+        MODELS.build(head_cfg(class_freq=[0.1] * 4))
+    with pytest.raises(ValueError, match='declare them once'):
+        MODELS.build(head_cfg(loss_cls=dict(type='EQLLoss', num_classes=5, class_freq=[0.1] * 5)))
+    with pytest.raises(ValueError, match='needs class frequencies'):
+        MODELS.build(head_cfg(class_freq=None))
+    head = MODELS.build(
+        head_cfg(
+            num_classes=1203, class_freq='lvis_v1', loss_cls=dict(type='EQLLoss',
+                                                                  num_classes=1203)))
+    from mmdet.datasets import LVISV1Dataset, LVISV05Dataset
+    head.check_class_names(LVISV1Dataset.METAINFO['classes'])
+    with pytest.raises(ValueError, match='LVIS v0.5 vs v1'):
+        head.check_class_names(LVISV05Dataset.METAINFO['classes'][:1203])
