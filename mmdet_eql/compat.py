@@ -48,7 +48,10 @@ def _history_buffer_getattr(obj, name):
     import pickle
 
     from mmengine.logging.history_buffer import HistoryBuffer
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+
+    # the four built-in statistics are registered lazily (on the first HistoryBuffer created)
+    allowed = {'min', 'max', 'mean', 'current'} | set(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in allowed:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(f'checkpoint calls getattr({obj!r}, {name!r}); only '
                                  'HistoryBuffer statistics methods are allowed')

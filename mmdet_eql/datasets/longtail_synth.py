@@ -71,9 +71,9 @@ PRESETS: Dict[str, Preset] = {
         num_shapes=4,
         num_colours=4,
         num_textures=1,
-        max_train_images=120,
+        max_train_images=110,
         min_train_images=1,
-        train_images=48,
+        train_images=120,
         val_images_per_class=2,
         image_size=64),
     # the README's main job on a 2-core CPU
@@ -431,6 +431,19 @@ def generate(out_dir: str,
                 f,
                 sort_keys=True,
                 separators=(',', ':'))
+    # the class-frequency file, as tools/analysis_tools/class_frequency.py writes it
+    from .class_frequency import count_categories
+    with open(osp.join(out_dir, 'annotations', 'train.json')) as f:
+        freq = count_categories(json.load(f))
+    with open(osp.join(out_dir, 'annotations', 'class_freq.json'), 'w') as f:
+        json.dump(
+            dict(
+                source='train.json',
+                definition='freq = image_count / num_images_with_annotations',
+                **freq),
+            f,
+            indent=1)
+        f.write('\n')
     groups = {g: sum(r['frequency'] == g for r in records) for g in 'rcf'}
     return dict(
         classes=len(records),

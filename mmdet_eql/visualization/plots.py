@@ -1,0 +1,100 @@
+"""Plots of the long-tail picture: AP per frequency group, per-category AP against train images."""
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+GROUP_COLOURS = {'r': '#d62728', 'c': '#ff7f0e', 'f': '#1f77b4'}
+GROUP_LABELS = {'r': 'rare', 'c': 'common', 'f': 'frequent'}
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_group_ap(metrics: Dict[str, Dict[str, dict]],
+                  out_file: str,
+                  title: str = 'AP by frequency group') -> None:
+    """Grouped bars: for each panel (e.g. 'bbox, LVIS-like val'), AP/APr/APc/APf per model.
+
+    Args:
+        metrics: {panel: {model: summary dict with AP, APr, APc, APf in [0, 1]}}.
+    """
+    plt = _plt()
+    keys = ['AP', 'APr', 'APc', 'APf']
+    panels = list(metrics)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        models = list(metrics[panel])
+        width = 0.8 / max(len(models), 1)
+        x = np.arange(len(keys))
+        for i, m in enumerate(models):
+            vals = [100 * max(metrics[panel][m].get(k, 0), 0) for k in keys]
+            bars = ax.bar(x + (i - (len(models) - 1) / 2) * width, vals, width, label=m)
+            for b, v in zip(bars, vals):
+                ax.text(
+                    b.get_x() + b.get_width() / 2,
+                    v + 0.5,
+                    f'{v:.1f}',
+                    ha='center',
+                    va='bottom',
+                    fontsize=6)
+        ax.set_xticks(x, keys)
+        ax.set_title(panel, fontsize=9)
+        ax.set_ylabel('AP (%)')
+        ax.grid(axis='y', alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=130)
+    plt.close(fig)
+
+
+def plot_per_category_ap(per_category: Dict[str, Dict[int, float]],
+                         image_counts: Dict[int, int],
+                         groups: Dict[int, str],
+                         out_file: str,
+                         title: str = 'Per-category AP against training images',
+                         markers: Optional[Sequence[str]] = None) -> None:
+    """Scatter of per-category AP (y) against train image count (log x), one marker per model,
+    coloured by frequency group; a moving mean per model shows the trend."""
+    plt = _plt()
+    markers = list(markers or ['o', '^', 's', 'D', 'v', 'P'])
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, (model, aps) in enumerate(per_category.items()):
+        cids = [c for c in aps if aps[c] >= 0 and image_counts.get(c, 0) > 0]
+        if not cids:
+            continue
+        xs = np.array([image_counts[c] for c in cids], dtype=float)
+        ys = np.array([100 * aps[c] for c in cids])
+        cols = [GROUP_COLOURS.get(groups.get(c, 'f'), 'grey') for c in cids]
+        ax.scatter(
+            xs, ys, c=cols, marker=markers[i % len(markers)], s=18, alpha=0.55, edgecolors='none')
+        order = np.argsort(xs)
+        k = max(3, len(order) // 8)
+        trend = np.convolve(ys[order], np.ones(k) / k, mode='valid')
+        ax.plot(
+            xs[order][k // 2:k // 2 + len(trend)], trend, label=f'{model} (moving mean)', lw=1.5)
+    for g, col in GROUP_COLOURS.items():
+        ax.scatter([], [], c=col, label=GROUP_LABELS[g], s=18)
+    ax.set_xscale('log')
+    ax.set_xlabel('training images of the category')
+    ax.set_ylabel('AP (%)')
+    ax.axvline(10.5, color='grey', lw=0.5, ls='--')
+    ax.axvline(100.5, color='grey', lw=0.5, ls='--')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=130)
+    plt.close(fig)
+
+
+def category_stats(categories: List[dict]):
+    """{id: image_count}, {id: group} from LVIS-format categories."""
+    from mmdet_eql.datasets.class_frequency import frequency_group
+    counts = {c['id']: int(c.get('image_count', 0)) for c in categories}
+    groups = {c['id']: c.get('frequency') or frequency_group(counts[c['id']]) for c in categories}
+    return counts, groups
