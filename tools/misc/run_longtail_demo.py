@@ -1,6 +1,7 @@
 """The main job: the embedded long-tailed benchmark, end to end.
 
-    python tools/misc/run_longtail_demo.py [--preset small] [--seeds 0] [--methods softmax sigmoid eql]
+    python tools/misc/run_longtail_demo.py [--preset small] [--seeds 0 1 2]
+                                           [--methods softmax sigmoid eql eql-rare]
 
 1. generates the dataset (data/longtail_{preset}/, skipped when it is already there);
 2. trains each method's config (configs/longtail-demo/) with tools/train.py, same seed and schedule;
@@ -23,10 +24,7 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 from mmdet_eql.evaluation import lvis_eval  # noqa: E402
-from mmdet_eql.visualization.plots import (
-    category_stats,
-    plot_group_ap,  # noqa: E402
-    plot_per_category_ap)
+from mmdet_eql.visualization import plots  # noqa: E402
 
 CONFIG_DIR = osp.join(ROOT, 'configs', 'longtail-demo')
 METHODS = {
@@ -194,12 +192,12 @@ def report(all_results: dict, args, data_root: str) -> str:
         }
         for key, title in panels
     }
-    plot_group_ap(
+    plots.plot_group_ap(
         group,
         osp.join(args.work_dir, 'ap_by_group.png'),
         title=f'Embedded long-tailed benchmark ({args.preset}), seeds {seeds}')
     with open(osp.join(data_root, 'annotations', 'train.json')) as f:
-        counts, groups = category_stats(json.load(f)['categories'])
+        counts, groups = plots.category_stats(json.load(f)['categories'])
     per_cat = {
         LABELS[m]: {
             c: float(np.mean([all_results[m][s]['bbox/lvis']['per_category'][c] for s in seeds]))
@@ -207,7 +205,7 @@ def report(all_results: dict, args, data_root: str) -> str:
         }
         for m in args.methods
     }
-    plot_per_category_ap(
+    plots.plot_per_category_ap(
         per_cat,
         counts,
         groups,

@@ -1,0 +1,95 @@
+"""Evaluate LVIS-format detections exactly as lvis-api does, fast.
+
+    python tools/analysis_tools/eval_lvis.py GT RESULTS [--iou-type bbox segm] [--out-dir DIR]
+
+RESULTS is a results JSON (a list of detections) or the ``outfile_prefix`` of mmdet's LVIS metric
+(PREFIX.bbox.json / PREFIX.segm.json). Prints the summary table; with --out-dir, writes
+per_category_ap_{iou}.json and a plot of per-category AP against training image count (the
+``image_count`` of GT's categories, or --class-freq), coloured by frequency group.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmdet_eql.evaluation.lvis_eval import SUMMARY_KEYS, lvis_eval, summary_table  # noqa: E402
+from mmdet_eql.utils import ToolError, load_json, write_json  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('gt', help='LVIS-format ground-truth annotation file')
+    parser.add_argument('results', help='results JSON, or an mmdet outfile prefix')
+    parser.add_argument('--iou-type', nargs='+', default=['bbox'], choices=['bbox', 'segm'])
+    parser.add_argument('--out-dir', help='write per-category AP (JSON) and plots here')
+    parser.add_argument(
+        '--class-freq', help='class-frequency JSON for the training image counts of the plot')
+    return parser.parse_args(argv)
+
+
+def results_file(results: str, iou: str) -> str:
+    if osp.isfile(results):
+        return results
+    candidate = f'{results}.{iou}.json'
+    if osp.isfile(candidate):
+        return candidate
+    raise ToolError(f'results {results!r} is neither a file nor a prefix of {candidate!r}')
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.out_dir:
+            try:
+                os.makedirs(args.out_dir, exist_ok=True)
+            except OSError as e:
+                raise ToolError(f'cannot create output directory {args.out_dir!r}: '
+                                f'{e.strerror}') from None
+            if not os.access(args.out_dir, os.W_OK):
+                raise ToolError(f'output directory {args.out_dir!r} is not writable')
+        gt = load_json(args.gt, what='ground-truth file')
+        if not isinstance(gt, dict) or 'categories' not in gt:
+            raise ToolError(f'{args.gt!r} is not an LVIS annotation file (no "categories")')
+        summaries = {}
+        for iou in args.iou_type:
+            path = results_file(args.results, iou)
+            t0 = time.perf_counter()
+            res = lvis_eval(gt, path, iou, per_category=True)
+            print(f'{iou}: evaluated {path} in {time.perf_counter() - t0:.1f} s')
+            summaries[iou] = res
+            if args.out_dir:
+                names = {c['id']: c['name'] for c in gt['categories']}
+                write_json(
+                    {
+                        str(c): dict(name=names[c], AP=ap)
+                        for c, ap in res['per_category'].items()
+                    }, osp.join(args.out_dir, f'per_category_ap_{iou}.json'))
+        print(summary_table(summaries, SUMMARY_KEYS))
+        if args.out_dir:
+            from mmdet_eql.visualization.plots import category_stats, plot_per_category_ap
+            cats = gt['categories']
+            if args.class_freq:
+                cats = load_json(args.class_freq, what='class-frequency file')['categories']
+            counts, groups = category_stats(cats)
+            if not any(counts.values()):
+                print('note: no training image counts (give --class-freq); no plot written')
+            else:
+                for iou, res in summaries.items():
+                    out = osp.join(args.out_dir, f'per_category_ap_{iou}.png')
+                    plot_per_category_ap({iou: res['per_category']},
+                                         counts,
+                                         groups,
+                                         out,
+                                         title=f'Per-category {iou} AP against training images')
+                    print(f'plot: {out}')
+    except ToolError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
