@@ -19,10 +19,8 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from mmdet_eql.datasets.class_frequency import DATA_DIR  # noqa: E402
-from mmdet_eql.evaluation.lvis_eval import (
-    SUMMARY_KEYS,
-    lvis_eval,  # noqa: E402
-    lvis_eval_reference)
+from mmdet_eql.evaluation import lvis_eval, lvis_eval_reference  # noqa: E402
+from mmdet_eql.evaluation.lvis_eval import SUMMARY_KEYS  # noqa: E402
 
 
 def polygon(rng, x, y, w, h, k=8):

@@ -3,7 +3,8 @@
 Shapes: N = RoIs in the batch, C = foreground classes; label C means background. EQL's classifier
 has C outputs (no background logit): a background RoI is one whose C sigmoid targets are all 0.
 """
-from typing import Dict, Optional, Sequence, Union
+import logging
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -19,6 +20,20 @@ from mmdet_eql.datasets.class_frequency import (ClassFrequency, check_num_classe
 
 # softplus(x) is computed as x above this threshold; exp(-40) is below float64's resolution of x.
 _SOFTPLUS_THRESHOLD = 40.0
+
+
+def protection_warnings(cf: ClassFrequency, lambda_: float) -> List[str]:
+    """Warnings for a lambda that protects no class, or protects frequent classes."""
+    mask = cf.protected(lambda_)
+    out = []
+    if lambda_ > 0 and not mask.any():
+        out.append(f'lambda={lambda_:g} protects no class (smallest frequency '
+                   f'{cf.freq.min():.3g}): EQL is plain sigmoid cross-entropy')
+    n_freq = cf.count_by_group(mask).get('f', 0)
+    if n_freq:
+        out.append(f'lambda={lambda_:g} protects {n_freq} frequent classes (> 100 train images); '
+                   'the paper finds protecting frequent classes hurts them')
+    return out
 
 
 class _EQLFunction(torch.autograd.Function):
@@ -144,6 +159,8 @@ class EQLLoss(nn.Module):
         self.tail_mask.copy_(mask.to(self.tail_mask.device))
         self.class_freq = cf
         print_log(f'EQLLoss: {summarize_protection(cf, self.lambda_)}', logger='current')
+        for msg in protection_warnings(cf, self.lambda_):
+            print_log(f'EQLLoss: {msg}', logger='current', level=logging.WARNING)
 
     def get_cls_channels(self, num_classes: int) -> int:
         """EQL's classifier has one output per foreground class (no background logit)."""

@@ -174,3 +174,16 @@ def test_gradcheck_float64():
     loss_fn = build(freq, c=5)
     z = z.clone().requires_grad_()
     assert torch.autograd.gradcheck(lambda x: loss_fn(x, labels, reduction_override='none'), (z, ))
+
+
+def test_lambda_warnings():
+    from mmdet_eql.datasets.class_frequency import load_preset
+    from mmdet_eql.models.losses.eql_loss import protection_warnings
+    v1 = load_preset('lvis_v1')
+    assert protection_warnings(v1, 0.0011) == [
+        'lambda=0.0011 protects 17 frequent classes (> 100 train images); the paper finds '
+        'protecting frequent classes hurts them'
+    ]
+    assert protection_warnings(load_preset('lvis_v0.5'), 0.00177) == []
+    assert 'protects no class' in protection_warnings(v1, 1e-9)[0]
+    assert protection_warnings(v1, 0.0) == []  # lambda = 0: the sigmoid baseline, on purpose
