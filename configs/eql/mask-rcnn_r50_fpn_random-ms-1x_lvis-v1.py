@@ -6,3 +6,7 @@ custom_imports = dict(imports=['mmdet_eql'], allow_failed_imports=False)
 # Repeat-factor sampling with threshold 0 repeats no image (r = max(1, sqrt(0 / f)) = 1): every
 # image once per epoch, i.e. random sampling over the same dataset definition.
 train_dataloader = dict(dataset=dict(oversample_thr=0.0))
+
+# lvis-api's numbers from a compiled evaluator (mmdet_eql.evaluation.FastLVISMetric)
+val_evaluator = dict(type='FastLVISMetric')
+test_evaluator = val_evaluator

@@ -48,3 +48,10 @@ def test_config_loads_and_builds(path):
     if type(loss).__name__ == 'EQLLoss':
         assert loss.class_freq is not None and head.fc_cls.out_features == head.num_classes
         assert 'use_sigmoid' not in cfg.model.roi_head.bbox_head.loss_cls
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+def test_config_uses_fast_lvis_metric(path):
+    cfg = Config.fromfile(path)
+    assert cfg.val_evaluator['type'] == 'FastLVISMetric'
+    assert cfg.test_evaluator['type'] == 'FastLVISMetric'

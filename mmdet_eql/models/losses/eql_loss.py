@@ -37,26 +37,31 @@ def protection_warnings(cf: ClassFrequency, lambda_: float) -> List[str]:
 
 
 class _EQLFunction(torch.autograd.Function):
-    """Per-RoI EQL in one elementwise pass with its analytic gradient.
+    """Per-RoI EQL with its analytic gradient, without any (N, C) mask.
 
-    With W_ij = 0 for the tail negatives of foreground RoIs and 1 elsewhere, the per-RoI loss is
-    sum_j W_ij * softplus(z_ij) - z_{i,gt_i} (foreground RoIs only), and
-    dL/dz_ij = W_ij * sigmoid(z_ij) - y_ij. Nothing but the logits and labels is saved.
+    With t the (C,) tail indicator, e the (N,) foreground indicator and sp = softplus(z), the
+    weight of a negative term is 1 - e_i t_j, so the per-RoI loss is
+
+        L_i = sum_j sp_ij - e_i (sp_i . t) + e_i (t_gt sp_i,gt - z_i,gt)
+
+    (the last term restores the ground-truth column, weight 1 and target 1), and
+
+        dL_i/dz_ij = sigmoid(z_ij) (1 - e_i t_j) - y_ij.
+
+    The (N, C) work is one softplus, a row sum and a matrix-vector product forward, and a sigmoid
+    times the rank-2 weight g_i - (g_i e_i) t_j backward. Only logits and labels are saved.
     """
 
     @staticmethod
     def forward(ctx, logits: Tensor, labels: Tensor, tail: Tensor) -> Tensor:
         num_classes = logits.size(1)
-        fg = labels < num_classes  # (N,)
-        gt = labels.clamp(max=num_classes - 1)  # (N,) index of the gt column (dummy for bg)
-        suppressed = fg[:, None] & tail[None, :]  # (N, C)
-        soft = F.softplus(logits, threshold=_SOFTPLUS_THRESHOLD)
-        loss = soft.masked_fill_(suppressed, 0.).sum(1)
-        # the gt column keeps weight 1 even when its class is a tail class; its target is 1
-        z_gt = logits.gather(1, gt[:, None]).squeeze(1)
-        fgf = fg.to(logits.dtype)
-        loss += fgf * (
-            tail[gt].to(logits.dtype) * F.softplus(z_gt, threshold=_SOFTPLUS_THRESHOLD) - z_gt)
+        fg = (labels < num_classes).to(logits.dtype)  # (N,) e_i
+        gt = labels.clamp(max=num_classes - 1)  # (N,) gt column (a dummy for background)
+        tail_f = tail.to(logits.dtype)  # (C,) t_j
+        soft = F.softplus(logits, threshold=_SOFTPLUS_THRESHOLD)  # (N, C)
+        z_gt = logits.gather(1, gt[:, None]).squeeze(1)  # (N,)
+        sp_gt = soft.gather(1, gt[:, None]).squeeze(1)
+        loss = soft.sum(1) - fg * (soft @ tail_f) + fg * (tail_f[gt] * sp_gt - z_gt)
         ctx.save_for_backward(logits, labels, tail)
         return loss
 
@@ -64,15 +69,17 @@ class _EQLFunction(torch.autograd.Function):
     def backward(ctx, grad_loss: Tensor):
         logits, labels, tail = ctx.saved_tensors
         num_classes = logits.size(1)
-        fg = labels < num_classes
+        fg = (labels < num_classes).to(logits.dtype)
         gt = labels.clamp(max=num_classes - 1)
-        grad = torch.sigmoid(logits).masked_fill_(fg[:, None] & tail[None, :], 0.)
-        z_gt = logits.gather(1, gt[:, None]).squeeze(1)
-        fgf = fg.to(logits.dtype)
-        # gt column: sigmoid(z) - 1, whatever the mask set there
-        fix = fgf * (tail[gt].to(logits.dtype) * torch.sigmoid(z_gt) - 1.)
+        tail_f = tail.to(logits.dtype)
+        sig = torch.sigmoid(logits)
+        # (N, C) weight g_i (1 - e_i t_j), built as a rank-2 update
+        weight = torch.outer(grad_loss * fg, tail_f).neg_().add_(grad_loss[:, None])
+        grad = sig.mul_(weight)
+        # gt column: g_i (sigmoid(z) - 1) whatever the weight set there
+        sig_gt = torch.sigmoid(logits.gather(1, gt[:, None]).squeeze(1))
+        fix = grad_loss * fg * (tail_f[gt] * sig_gt - 1.)
         grad.scatter_add_(1, gt[:, None], fix[:, None])
-        grad.mul_(grad_loss[:, None])
         return grad, None, None
 
 

@@ -1,0 +1,103 @@
+import filecmp
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+from mmdet_eql.datasets.longtail_synth import PRESETS, Preset, check_preset, generate
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(ROOT, 'tools', 'misc', 'make_longtail_dataset.py')
+
+
+def all_files(root):
+    return sorted(osp.relpath(osp.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path):
+    generate(str(tmp_path / 'a'), 'tiny', seed=5, progress=False)
+    generate(str(tmp_path / 'b'), 'tiny', seed=5, progress=False)
+    generate(str(tmp_path / 'c'), 'tiny', seed=6, progress=False)
+    files = all_files(tmp_path / 'a')
+    assert files == all_files(tmp_path / 'b') and len(files) > 100
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)
+    assert not mismatch and not errors
+    assert not filecmp.cmp(
+        tmp_path / 'a' / 'annotations' / 'train.json',
+        tmp_path / 'c' / 'annotations' / 'train.json',
+        shallow=False)
+
+
+def test_small_preset_statistics(tmp_path):
+    summary = generate(str(tmp_path), 'tiny', seed=0, progress=False)
+    with open(tmp_path / 'annotations' / 'train.json') as f:
+        train = json.load(f)
+    cats = train['categories']
+    # recount independently: image_count / instance_count / frequency groups
+    imgs = {c['id']: set() for c in cats}
+    for a in train['annotations']:
+        imgs[a['category_id']].add(a['image_id'])
+    for c in cats:
+        assert c['image_count'] == len(imgs[c['id']])
+        n = c['image_count']
+        assert c['frequency'] == ('r' if n <= 10 else 'c' if n <= 100 else 'f')
+    assert summary['groups']['r'] > 0 and summary['groups']['c'] > 0 and summary['groups']['f'] > 0
+    assert min(c['image_count'] for c in cats) >= 1
+    with open(tmp_path / 'annotations' / 'val_lvis.json') as f:
+        val = json.load(f)
+    with open(tmp_path / 'annotations' / 'val_strict.json') as f:
+        strict = json.load(f)
+    assert {a['category_id'] for a in val['annotations']} == {c['id'] for c in cats}
+    for im, im_s in zip(val['images'], strict['images']):
+        present = {a['category_id'] for a in val['annotations'] if a['image_id'] == im['id']}
+        assert len(im['neg_category_ids']) == min(5, len(cats) - len(present))
+        assert set(im_s['neg_category_ids']) == {c['id'] for c in cats} - present
+        assert not present & set(im['neg_category_ids'])
+    for a in train['annotations']:
+        x, y, w, h = a['bbox']
+        assert w > 0 and h > 0 and len(a['segmentation'][0]) >= 6
+    freq = json.load(open(tmp_path / 'annotations' / 'class_freq.json'))
+    assert [c['image_count'] for c in freq['categories']] == [c['image_count'] for c in cats]
+
+
+def test_mmdet_reads_it(tmp_path):
+    generate(str(tmp_path), 'tiny', seed=0, progress=False)
+    from mmdet_eql.datasets import LVISFormatDataset
+    ds = LVISFormatDataset(
+        data_root=str(tmp_path) + '/',
+        ann_file='annotations/train.json',
+        data_prefix=dict(img=''),
+        pipeline=[])
+    assert len(ds.metainfo['classes']) == 16
+    info = ds[0]
+    assert osp.isfile(info['img_path']) and info['instances']
+
+
+def test_impossible_presets_are_refused():
+    p = PRESETS['tiny']
+    with pytest.raises(ValueError, match='exceeds'):
+        check_preset(Preset(**{**p.__dict__, 'max_train_images': 1000}))
+    with pytest.raises(ValueError, match='at most 8 shapes'):
+        check_preset(Preset(**{**p.__dict__, 'num_shapes': 9}))
+    with pytest.raises(ValueError, match='class occurrences'):
+        check_preset(Preset(**{**p.__dict__, 'objects_per_image': (1, 1)}))
+
+
+def test_cli_refuses_non_empty_directory(tmp_path):
+    (tmp_path / 'keep.txt').write_text('x')
+    res = subprocess.run(
+        [sys.executable, TOOL, str(tmp_path), '--preset', 'tiny', '--quiet'],
+        capture_output=True,
+        text=True)
+    assert res.returncode == 2 and 'not empty' in res.stderr and 'Traceback' not in res.stderr
+    assert (tmp_path / 'keep.txt').exists()
+    res = subprocess.run(
+        [sys.executable, TOOL,
+         str(tmp_path), '--preset', 'tiny', '--quiet', '--overwrite'],
+        capture_output=True,
+        text=True)
+    assert res.returncode == 0, res.stderr
+    assert not (tmp_path / 'keep.txt').exists()
