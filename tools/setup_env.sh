@@ -40,7 +40,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
   echo "[setup] installing torch==2.13.0 (CPU build)"
-  $PIP install -c "$CONSTRAINTS" torch==2.13.0
+  # without the constraints: torch 2.13's metadata asks for setuptools >= 77, which the next step
+  # replaces by setuptools < 70 for mmcv's build and pkg_resources (pip then prints a warning)
+  $PIP install torch==2.13.0
 fi
 
 echo "[setup] installing build requirements"
