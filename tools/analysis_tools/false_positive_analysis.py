@@ -48,8 +48,10 @@ def analyse(gt: dict, dets: list, score_thr: float) -> dict:
             out[g]['fp_background'] += 1
             continue
         ious = iou(np.array(d['bbox'], float), np.array([a['bbox'] for a in anns], float))
-        same = [i for i, a in enumerate(anns)
-                if a['category_id'] == d['category_id'] and a['id'] not in matched]
+        same = [
+            i for i, a in enumerate(anns)
+            if a['category_id'] == d['category_id'] and a['id'] not in matched
+        ]
         if same and ious[same].max() >= 0.5:
             best = same[int(np.argmax(ious[same]))]
             matched.add(anns[best]['id'])
