@@ -101,3 +101,16 @@ def test_train_resume_and_test(tiny, tmp_path, method):
 def glob_logs(wd):
     import glob
     return glob.glob(osp.join(wd, '*', 'vis_data', 'scalars.json'))
+
+
+@pytest.mark.slow
+def test_mim_train_finds_the_plugin(tiny, tmp_path):
+    """`mim train mmdet CONFIG` runs mmdet's own train.py; custom_imports loads mmdet_eql."""
+    mim = osp.join(osp.dirname(sys.executable), 'mim')
+    assert osp.isfile(mim), 'openmim is installed by tools/setup_env.sh'
+    opts = [o for o in options(tiny, 'eql', iters=2) if 'checkpoint' not in o]
+    res = subprocess.run([mim, 'train', 'mmdet', CONFIGS['eql'], '--work-dir', str(tmp_path),
+                          '--cfg-options', *opts], capture_output=True, text=True, cwd=ROOT)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert 'EQLLoss: lambda=0.112 protects' in out and 'lvis/bbox_APr' in out
