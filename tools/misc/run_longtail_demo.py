@@ -166,19 +166,25 @@ def report(all_results: dict, args, data_root: str) -> str:
     panels = [('bbox/lvis', 'bbox, LVIS-like val'), ('segm/lvis', 'segm, LVIS-like val'),
               ('bbox/strict', 'bbox, strict val'), ('segm/strict', 'segm, strict val')]
     seeds = args.seeds
+    spread = len(seeds) > 1
     lines = [
-        f'Embedded long-tailed benchmark, preset {args.preset}, seeds {seeds} '
-        '(mean' + (' ± std over seeds' if len(seeds) > 1 else '') + ', AP in %)', ''
+        f'Embedded long-tailed benchmark, preset {args.preset}, seeds {seeds}: AP in %, ' +
+        ('mean ± sample std over seeds' if spread else 'one seed')
     ]
-    header = '| method | ' + ' | '.join(f'{p[1]}: {k}' for p in panels for k in KEYS) + ' |'
-    lines += [header, '|' + ' --- |' * (1 + len(panels) * len(KEYS))]
-    for m in args.methods:
-        cells = []
-        for key, _ in panels:
-            for k in KEYS:
-                mu, sd = mean_spread([all_results[m][s][key][k] for s in seeds])
-                cells.append(f'{mu:.1f}' + (f' ± {sd:.1f}' if len(seeds) > 1 else ''))
-        lines.append(f'| {LABELS[m]} | ' + ' | '.join(cells) + ' |')
+    for val, title in (('lvis', 'LVIS-like val (federated negatives)'),
+                       ('strict', 'strict val (every absent class a negative)')):
+        lines += [
+            '', f'{title}:', '', '| method | ' + ' | '.join(f'{iou} {k}' for iou in ('box', 'mask')
+                                                            for k in KEYS) + ' |',
+            '|' + ' --- |' * (1 + 2 * len(KEYS))
+        ]
+        for m in args.methods:
+            cells = []
+            for iou in ('bbox', 'segm'):
+                for k in KEYS:
+                    mu, sd = mean_spread([all_results[m][s][f'{iou}/{val}'][k] for s in seeds])
+                    cells.append(f'{mu:.1f}' + (f' ± {sd:.1f}' if spread else ''))
+            lines.append(f'| {LABELS[m]} | ' + ' | '.join(cells) + ' |')
     text = '\n'.join(lines)
 
     # plots: seed-averaged group AP; per-category AP of the first seed
