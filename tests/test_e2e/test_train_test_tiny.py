@@ -109,8 +109,13 @@ def test_mim_train_finds_the_plugin(tiny, tmp_path):
     mim = osp.join(osp.dirname(sys.executable), 'mim')
     assert osp.isfile(mim), 'openmim is installed by tools/setup_env.sh'
     opts = [o for o in options(tiny, 'eql', iters=2) if 'checkpoint' not in o]
-    res = subprocess.run([mim, 'train', 'mmdet', CONFIGS['eql'], '--work-dir', str(tmp_path),
-                          '--cfg-options', *opts], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run([
+        mim, 'train', 'mmdet', CONFIGS['eql'], '--work-dir',
+        str(tmp_path), '--cfg-options', *opts
+    ],
+                         capture_output=True,
+                         text=True,
+                         cwd=ROOT)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
     assert 'EQLLoss: lambda=0.112 protects' in out and 'lvis/bbox_APr' in out

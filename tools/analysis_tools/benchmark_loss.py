@@ -30,9 +30,12 @@ def make_losses(c, device):
     from mmdet.models.losses import CrossEntropyLoss
     freq = torch.linspace(1e-5, 0.3, c).tolist()
     eql = EQLLoss(num_classes=c, lambda_=0.0011, class_freq=freq).to(device)
+    eql_unchecked = EQLLoss(
+        num_classes=c, lambda_=0.0011, class_freq=freq, check_inputs=False).to(device)
     ce = CrossEntropyLoss(use_sigmoid=False).to(device)
     return {
         'EQLLoss': (c, lambda z, y: eql(z, y, avg_factor=z.size(0))),
+        'EQLLoss, check_inputs=False': (c, lambda z, y: eql_unchecked(z, y, avg_factor=z.size(0))),
         'sigmoid BCE': (c, lambda z, y: plain_bce(z, y, c)),
         'softmax CE (mmdet)': (c + 1, lambda z, y: ce(z, y, avg_factor=z.size(0))),
     }

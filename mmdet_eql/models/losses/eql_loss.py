@@ -124,6 +124,8 @@ class EQLLoss(nn.Module):
             be True (EQL is a sigmoid loss).
         reduction (str): 'none', 'mean' or 'sum' (mmdet semantics with weights and avg_factor).
         loss_weight (float): multiplier of the loss.
+        check_inputs (bool): raise on labels outside [0, C] and on NaN or infinite scores. It
+            costs one device synchronisation and two reductions per call; False skips it.
     """
 
     def __init__(self,
@@ -132,7 +134,8 @@ class EQLLoss(nn.Module):
                  class_freq: Optional[Union[str, Sequence[float]]] = None,
                  use_sigmoid: bool = True,
                  reduction: str = 'mean',
-                 loss_weight: float = 1.0) -> None:
+                 loss_weight: float = 1.0,
+                 check_inputs: bool = True) -> None:
         super().__init__()
         if not use_sigmoid:
             raise ValueError('EQLLoss is a sigmoid loss: use_sigmoid=False is not supported (it '
@@ -147,6 +150,7 @@ class EQLLoss(nn.Module):
         self.lambda_ = float(lambda_)
         self.reduction = reduction
         self.loss_weight = loss_weight
+        self.check_inputs = check_inputs
         self.use_sigmoid = True
         self.custom_cls_channels = True
         self.custom_activation = True
@@ -168,6 +172,14 @@ class EQLLoss(nn.Module):
         print_log(f'EQLLoss: {summarize_protection(cf, self.lambda_)}', logger='current')
         for msg in protection_warnings(cf, self.lambda_):
             print_log(f'EQLLoss: {msg}', logger='current', level=logging.WARNING)
+
+    def init_weights(self) -> None:
+        """Called by the model's weight initialisation, before the first iteration: a loss left
+        without frequencies fails here rather than in the middle of the first step."""
+        if self.class_freq is None:
+            raise RuntimeError('EQLLoss has no class frequencies: give class_freq=... to the loss '
+                               'or use it inside a frequency-aware bbox head '
+                               '(FreqAwareShared2FCBBoxHead) that declares them')
 
     def get_cls_channels(self, num_classes: int) -> int:
         """EQL's classifier has one output per foreground class (no background logit)."""
@@ -226,7 +238,23 @@ class EQLLoss(nn.Module):
         if label.shape != cls_score.shape[:1]:
             raise ValueError(f'EQLLoss expects labels of shape ({cls_score.size(0)},), got '
                              f'{tuple(label.shape)}')
-        loss = eql_per_roi(cls_score, label.long(), self.tail_mask)
+        label = label.long()
+        if self.check_inputs and label.numel():
+            # one synchronisation: the bad-label count, and the sum of all scores (non-finite
+            # exactly when some score is NaN or infinite); the exact count only on failure
+            bad_labels, total = torch.stack([
+                ((label < 0) | (label > self.num_classes)).sum().to(cls_score.dtype),
+                cls_score.detach().sum()
+            ]).tolist()
+            if bad_labels:
+                raise ValueError(f'EQLLoss: {int(bad_labels)} labels lie outside [0, '
+                                 f'{self.num_classes}] (0..C-1 classes, C background)')
+            if not np.isfinite(total):
+                bad = int((~torch.isfinite(cls_score)).sum())
+                if bad:
+                    raise FloatingPointError(f'EQLLoss: cls_score has {bad} NaN or infinite '
+                                             f'entries of {cls_score.numel()}')
+        loss = eql_per_roi(cls_score, label, self.tail_mask)
         if weight is not None:
             weight = weight.float()
         loss = weight_reduce_loss(loss, weight=weight, reduction=reduction, avg_factor=avg_factor)

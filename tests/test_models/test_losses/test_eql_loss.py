@@ -187,3 +187,32 @@ def test_lambda_warnings():
     assert protection_warnings(load_preset('lvis_v0.5'), 0.00177) == []
     assert 'protects no class' in protection_warnings(v1, 1e-9)[0]
     assert protection_warnings(v1, 0.0) == []  # lambda = 0: the sigmoid baseline, on purpose
+
+
+def test_labels_out_of_range_and_non_finite_scores():
+    loss_fn = build([0.1] * 12)
+    z = torch.zeros(4, 12)
+    with pytest.raises(ValueError, match=r'1 labels lie outside \[0, 12\]'):
+        loss_fn(z, torch.tensor([0, 3, 13, 12]))
+    with pytest.raises(ValueError, match='outside'):
+        loss_fn(z, torch.tensor([-1, 3, 2, 12]))
+    z[1, 2] = float('nan')
+    z[3, 0] = float('inf')
+    with pytest.raises(FloatingPointError, match='EQLLoss: cls_score has 2 NaN or infinite'):
+        loss_fn(z, torch.tensor([0, 3, 2, 12]))
+    unchecked = build([0.1] * 12, check_inputs=False)
+    assert not torch.isfinite(unchecked(z, torch.tensor([0, 3, 2, 12])))
+
+
+def test_loss_without_frequencies_fails_at_weight_init():
+    """A plain bbox head with EQLLoss and no class_freq fails before the first iteration."""
+    head = MODELS.build(
+        dict(
+            type='Shared2FCBBoxHead',
+            in_channels=4,
+            fc_out_channels=8,
+            roi_feat_size=2,
+            num_classes=3,
+            loss_cls=dict(type='EQLLoss', num_classes=3)))
+    with pytest.raises(RuntimeError, match='no class frequencies'):
+        head.init_weights()
