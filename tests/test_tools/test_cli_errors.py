@@ -1,0 +1,68 @@
+"""Command-line tools: bad input gives one line naming the file or value, exit code 2."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+EVAL = osp.join(ROOT, 'tools', 'analysis_tools', 'eval_lvis.py')
+FREQ = osp.join(ROOT, 'tools', 'analysis_tools', 'class_frequency.py')
+LVIS_SAMPLE = osp.join(ROOT, 'tests', 'data', 'lvis_v0.5_val_100.json')
+
+
+def run(*args):
+    res = subprocess.run([sys.executable, *args], capture_output=True, text=True)
+    assert 'Traceback' not in res.stderr, res.stderr
+    return res
+
+
+def test_eval_lvis_prints_table_and_writes_outputs(tmp_path):
+    with open(LVIS_SAMPLE) as f:
+        gt = json.load(f)
+    dets = [
+        dict(image_id=a['image_id'], category_id=a['category_id'], bbox=a['bbox'], score=0.9)
+        for a in gt['annotations']
+    ]
+    (tmp_path / 'dets.json').write_text(json.dumps(dets))
+    res = run(EVAL, LVIS_SAMPLE, str(tmp_path / 'dets.json'), '--out-dir', str(tmp_path / 'o'))
+    assert res.returncode == 0, res.stderr
+    assert 'bbox     100.0' in res.stdout  # ground truth as detections: AP 100
+    per_cat = json.loads((tmp_path / 'o' / 'per_category_ap_bbox.json').read_text())
+    assert per_cat[str(gt['annotations'][0]['category_id'])]['AP'] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize('case,message', [
+    ('missing', 'is neither a file nor a prefix'),
+    ('other_dataset', 'image_id 123456789, which the ground truth does not contain'),
+    ('not_json', 'is not valid JSON'),
+])
+def test_eval_lvis_bad_results(tmp_path, case, message):
+    path = tmp_path / 'dets.json'
+    if case == 'other_dataset':
+        path.write_text(
+            json.dumps([dict(image_id=123456789, category_id=1, bbox=[0, 0, 1, 1], score=0.5)]))
+    elif case == 'not_json':
+        path.write_text('[{"image_id": ')
+    res = run(EVAL, LVIS_SAMPLE, str(path))
+    assert res.returncode == 2 and message in res.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root can write anywhere')
+def test_unwritable_output_non_root(tmp_path):
+    ro = tmp_path / 'ro'
+    ro.mkdir()
+    ro.chmod(0o500)
+    res = run(FREQ, LVIS_SAMPLE, '--out', str(ro / 'x' / 'freq.json'), '--quiet')
+    assert res.returncode == 2 and 'cannot write' in res.stderr
+
+
+def test_unwritable_output_paths(tmp_path):
+    blocker = tmp_path / 'file'
+    blocker.write_text('x')  # a file where a directory is needed: unwritable even for root
+    res = run(FREQ, LVIS_SAMPLE, '--out', str(blocker / 'freq.json'), '--quiet')
+    assert res.returncode == 2 and 'cannot write class-frequency file' in res.stderr
+    res = run(EVAL, LVIS_SAMPLE, LVIS_SAMPLE, '--out-dir', str(blocker / 'sub'))
+    assert res.returncode == 2 and 'cannot create output directory' in res.stderr
