@@ -25,6 +25,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .class_frequency import count_categories
+
 SHAPES = ('circle', 'square', 'triangle', 'diamond', 'pentagon', 'hexagon', 'star', 'cross')
 # hues in degrees: neighbours are look-alikes (red/orange, blue/purple, ...)
 COLOURS = (('red', 0), ('orange', 28), ('yellow', 55), ('green', 120), ('teal', 170), ('blue', 220),
@@ -346,29 +348,20 @@ def _write_split(name: str, out_dir: str, img_classes: List[List[int]], cats: Li
     return images, anns
 
 
-def _category_records(cats: List[dict], anns: List[dict]) -> List[dict]:
-    from .class_frequency import frequency_group
-    img_sets: Dict[int, set] = {c['id']: set() for c in cats}
-    inst: Dict[int, int] = {c['id']: 0 for c in cats}
-    for a in anns:
-        img_sets[a['category_id']].add(a['image_id'])
-        inst[a['category_id']] += 1
-    out = []
-    for c in cats:
-        n = len(img_sets[c['id']])
-        out.append(
-            dict(
-                id=c['id'],
-                name=c['name'],
-                synset=f"{c['name']}.n.01",
-                synonyms=[c['name']],
-                def_=f"a {c['colour']} {c['texture']} {c['shape']}",
-                frequency=frequency_group(n),
-                image_count=n,
-                instance_count=inst[c['id']]))
-    for r in out:
-        r['def'] = r.pop('def_')
-    return out
+def _category_records(cats: List[dict], counts: dict) -> List[dict]:
+    """LVIS category records; counts are count_categories() of the train split."""
+    by_id = {c['id']: c for c in counts['categories']}
+    return [
+        dict(
+            id=c['id'],
+            name=c['name'],
+            synset=f"{c['name']}.n.01",
+            synonyms=[c['name']],
+            frequency=by_id[c['id']]['frequency'],
+            image_count=by_id[c['id']]['image_count'],
+            instance_count=by_id[c['id']]['instance_count'],
+            **{'def': f"a {c['colour']} {c['texture']} {c['shape']}"}) for c in cats
+    ]
 
 
 def generate(out_dir: str,
@@ -395,7 +388,9 @@ def generate(out_dir: str,
                                           progress)
     val_imgs, val_anns = _write_split('val', out_dir, val_classes, cats, p, rng, 1000001, False,
                                       progress)
-    records = _category_records(cats, train_anns)  # groups from the *train* counts, as LVIS
+    # groups from the *train* counts, as LVIS; the same counts make class_freq.json
+    freq = count_categories(dict(images=train_imgs, annotations=train_anns, categories=cats))
+    records = _category_records(cats, freq)
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
 
     def finish(imgs, negatives):
@@ -432,9 +427,6 @@ def generate(out_dir: str,
                 sort_keys=True,
                 separators=(',', ':'))
     # the class-frequency file, as tools/analysis_tools/class_frequency.py writes it
-    from .class_frequency import count_categories
-    with open(osp.join(out_dir, 'annotations', 'train.json')) as f:
-        freq = count_categories(json.load(f))
     with open(osp.join(out_dir, 'annotations', 'class_freq.json'), 'w') as f:
         json.dump(
             dict(
