@@ -132,7 +132,7 @@ def lvis_eval(gt: Union[str, dict],
     ]
 
     coco_gt = COCO(gt)
-    coco_dt = coco_gt.loadRes(results) if results else coco_gt.loadRes([])
+    coco_dt = coco_gt.loadRes(results)
     ev = COCOeval_faster(
         coco_gt, coco_dt, iou_type, lvis_style=True, print_function=lambda *a: None)
     ev.params.maxDets = [max_dets]

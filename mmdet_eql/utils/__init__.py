@@ -1,3 +1,3 @@
-from .io import ToolError, load_json, write_json
+from .io import ToolError, load_json, tool_main, write_json
 
-__all__ = ['ToolError', 'load_json', 'write_json']
+__all__ = ['ToolError', 'load_json', 'tool_main', 'write_json']

@@ -1,11 +1,27 @@
 """File helpers shared by the tools: JSON with a progress bar and clear errors."""
+import functools
 import json
 import os
 import os.path as osp
+import sys
 
 
 class ToolError(Exception):
     """An error a command-line tool reports as one line (no traceback) with a non-zero exit."""
+
+
+def tool_main(main):
+    """Wraps a tool's ``main``: a ToolError becomes ``error: ...`` on stderr and exit code 2."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except ToolError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+
+    return wrapper
 
 
 def load_json(path: str, what: str = 'file', progress: bool = True):

@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmdet_eql.datasets.class_frequency import GROUP_NAMES, count_categories  # noqa: E402
-from mmdet_eql.utils import ToolError, load_json, write_json  # noqa: E402
+from mmdet_eql.utils import ToolError, load_json, tool_main, write_json  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -26,26 +26,23 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@tool_main
 def main(argv=None) -> int:
     args = parse_args(argv)
     t0 = time.perf_counter()
+    ann = load_json(args.ann_file, what='annotation file', progress=not args.quiet)
+    if not isinstance(ann, dict):
+        raise ToolError(f'annotation file {args.ann_file!r}: expected a JSON object with '
+                        f'images, annotations and categories, got a {type(ann).__name__}')
     try:
-        ann = load_json(args.ann_file, what='annotation file', progress=not args.quiet)
-        if not isinstance(ann, dict):
-            raise ToolError(f'annotation file {args.ann_file!r}: expected a JSON object with '
-                            f'images, annotations and categories, got a {type(ann).__name__}')
-        try:
-            result = count_categories(ann, progress=not args.quiet)
-        except ValueError as e:
-            raise ToolError(f'annotation file {args.ann_file!r}: {e}') from None
-        result = dict(
-            source=osp.basename(args.ann_file),
-            definition='freq = image_count / num_images_with_annotations',
-            **result)
-        write_json(result, args.out, what='class-frequency file')
-    except ToolError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+        result = count_categories(ann, progress=not args.quiet)
+    except ValueError as e:
+        raise ToolError(f'annotation file {args.ann_file!r}: {e}') from None
+    result = dict(
+        source=osp.basename(args.ann_file),
+        definition='freq = image_count / num_images_with_annotations',
+        **result)
+    write_json(result, args.out, what='class-frequency file')
     groups = {g: 0 for g in 'rcf'}
     for c in result['categories']:
         groups[c['frequency']] += 1

@@ -16,7 +16,7 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmdet_eql.evaluation.lvis_eval import SUMMARY_KEYS, lvis_eval, summary_table  # noqa: E402
-from mmdet_eql.utils import ToolError, load_json, write_json  # noqa: E402
+from mmdet_eql.utils import ToolError, load_json, tool_main, write_json  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -39,55 +39,51 @@ def results_file(results: str, iou: str) -> str:
     raise ToolError(f'results {results!r} is neither a file nor a prefix of {candidate!r}')
 
 
+@tool_main
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
+    if args.out_dir:
+        try:
+            os.makedirs(args.out_dir, exist_ok=True)
+        except OSError as e:
+            raise ToolError(f'cannot create output directory {args.out_dir!r}: '
+                            f'{e.strerror}') from None
+        if not os.access(args.out_dir, os.W_OK):
+            raise ToolError(f'output directory {args.out_dir!r} is not writable')
+    gt = load_json(args.gt, what='ground-truth file')
+    if not isinstance(gt, dict) or 'categories' not in gt:
+        raise ToolError(f'{args.gt!r} is not an LVIS annotation file (no "categories")')
+    summaries = {}
+    for iou in args.iou_type:
+        path = results_file(args.results, iou)
+        t0 = time.perf_counter()
+        res = lvis_eval(gt, path, iou, per_category=True)
+        print(f'{iou}: evaluated {path} in {time.perf_counter() - t0:.1f} s')
+        summaries[iou] = res
         if args.out_dir:
-            try:
-                os.makedirs(args.out_dir, exist_ok=True)
-            except OSError as e:
-                raise ToolError(f'cannot create output directory {args.out_dir!r}: '
-                                f'{e.strerror}') from None
-            if not os.access(args.out_dir, os.W_OK):
-                raise ToolError(f'output directory {args.out_dir!r} is not writable')
-        gt = load_json(args.gt, what='ground-truth file')
-        if not isinstance(gt, dict) or 'categories' not in gt:
-            raise ToolError(f'{args.gt!r} is not an LVIS annotation file (no "categories")')
-        summaries = {}
-        for iou in args.iou_type:
-            path = results_file(args.results, iou)
-            t0 = time.perf_counter()
-            res = lvis_eval(gt, path, iou, per_category=True)
-            print(f'{iou}: evaluated {path} in {time.perf_counter() - t0:.1f} s')
-            summaries[iou] = res
-            if args.out_dir:
-                names = {c['id']: c['name'] for c in gt['categories']}
-                write_json(
-                    {
-                        str(c): dict(name=names[c], AP=ap)
-                        for c, ap in res['per_category'].items()
-                    }, osp.join(args.out_dir, f'per_category_ap_{iou}.json'))
-        print(summary_table(summaries, SUMMARY_KEYS))
-        if args.out_dir:
-            from mmdet_eql.visualization.plots import category_stats, plot_per_category_ap
-            cats = gt['categories']
-            if args.class_freq:
-                cats = load_json(args.class_freq, what='class-frequency file')['categories']
-            counts, groups = category_stats(cats)
-            if not any(counts.values()):
-                print('note: no training image counts (give --class-freq); no plot written')
-            else:
-                for iou, res in summaries.items():
-                    out = osp.join(args.out_dir, f'per_category_ap_{iou}.png')
-                    plot_per_category_ap({iou: res['per_category']},
-                                         counts,
-                                         groups,
-                                         out,
-                                         title=f'Per-category {iou} AP against training images')
-                    print(f'plot: {out}')
-    except ToolError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+            names = {c['id']: c['name'] for c in gt['categories']}
+            write_json({
+                str(c): dict(name=names[c], AP=ap)
+                for c, ap in res['per_category'].items()
+            }, osp.join(args.out_dir, f'per_category_ap_{iou}.json'))
+    print(summary_table(summaries, SUMMARY_KEYS))
+    if args.out_dir:
+        from mmdet_eql.visualization.plots import category_stats, plot_per_category_ap
+        cats = gt['categories']
+        if args.class_freq:
+            cats = load_json(args.class_freq, what='class-frequency file')['categories']
+        counts, groups = category_stats(cats)
+        if not any(counts.values()):
+            print('note: no training image counts (give --class-freq); no plot written')
+        else:
+            for iou, res in summaries.items():
+                out = osp.join(args.out_dir, f'per_category_ap_{iou}.png')
+                plot_per_category_ap({iou: res['per_category']},
+                                     counts,
+                                     groups,
+                                     out,
+                                     title=f'Per-category {iou} AP against training images')
+                print(f'plot: {out}')
     return 0
 
 

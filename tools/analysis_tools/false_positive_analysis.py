@@ -19,7 +19,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import numpy as np  # noqa: E402
 
-from mmdet_eql.utils import ToolError, load_json  # noqa: E402
+from mmdet_eql.utils import load_json, tool_main  # noqa: E402
 
 
 def iou(box, boxes):
@@ -65,29 +65,26 @@ def analyse(gt: dict, dets: list, score_thr: float) -> dict:
     return out
 
 
+@tool_main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('gt')
     parser.add_argument('results', nargs='+', help='bbox results JSON files (one per model)')
     parser.add_argument('--score-thr', type=float, default=0.3)
     args = parser.parse_args(argv)
-    try:
-        gt = load_json(args.gt, what='ground-truth file')
-        print(f'score >= {args.score_thr}; per frequency group: detections, true positives, '
-              'false positives on other objects / on background (ground-truth objects)')
-        print('| results | group | dets | TP | duplicate | FP look-alike | FP background | '
-              'GT objects |')
-        print('| --- | --- | --- | --- | --- | --- | --- | --- |')
-        for path in args.results:
-            res = analyse(gt, load_json(path, what='results file'), args.score_thr)
-            for g in 'rcf':
-                r = res[g]
-                print(f'| {path} | {g} | {r["dets"]} | {r["tp"]} | {r["duplicate"]} | '
-                      f'{r["fp_lookalike"]} | '
-                      f'{r["fp_background"]} | {r["gt"]} |')
-    except ToolError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    gt = load_json(args.gt, what='ground-truth file')
+    print(f'score >= {args.score_thr}; per frequency group: detections, true positives, '
+          'false positives on other objects / on background (ground-truth objects)')
+    print('| results | group | dets | TP | duplicate | FP look-alike | FP background | '
+          'GT objects |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- |')
+    for path in args.results:
+        res = analyse(gt, load_json(path, what='results file'), args.score_thr)
+        for g in 'rcf':
+            r = res[g]
+            print(f'| {path} | {g} | {r["dets"]} | {r["tp"]} | {r["duplicate"]} | '
+                  f'{r["fp_lookalike"]} | '
+                  f'{r["fp_background"]} | {r["gt"]} |')
     return 0
 
 

@@ -24,6 +24,7 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 from mmdet_eql.evaluation import lvis_eval  # noqa: E402
+from mmdet_eql.utils import load_json  # noqa: E402
 from mmdet_eql.visualization import plots  # noqa: E402
 
 CONFIG_DIR = osp.join(ROOT, 'configs', 'longtail-demo')
@@ -151,7 +152,7 @@ def train_and_test(method: str, seed: int, args, data_root, num_classes, image_s
 def evaluate(prefix: str, data_root: str) -> dict:
     out = {}
     for val in ('lvis', 'strict'):
-        gt = osp.join(data_root, 'annotations', f'val_{val}.json')
+        gt = load_json(osp.join(data_root, 'annotations', f'val_{val}.json'), progress=False)
         for iou in ('bbox', 'segm'):
             out[f'{iou}/{val}'] = lvis_eval(gt, f'{prefix}.{iou}.json', iou, per_category=True)
     return out
