@@ -98,3 +98,33 @@ def category_stats(categories: List[dict]):
     counts = {c['id']: int(c.get('image_count', 0)) for c in categories}
     groups = {c['id']: c.get('frequency') or frequency_group(counts[c['id']]) for c in categories}
     return counts, groups
+
+
+def plot_grad_ratio(report: dict, out_file: str, title: str = 'Gradient ratio') -> None:
+    """Scatter of each class's accumulated positive/negative gradient ratio (log y) against its
+    training image count (log x), coloured by frequency group (a GradientRatioMonitorHook report).
+    """
+    plt = _plt()
+    cats = [c for c in report['categories'] if c.get('image_count', 0) > 0]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    floor = 1e-4  # ratios of exactly 0 (a class with no positive RoI yet) drawn at the floor
+    for g, col in GROUP_COLOURS.items():
+        sel = [c for c in cats if c.get('frequency') == g]
+        if sel:
+            ax.scatter([c['image_count'] for c in sel], [max(c['ratio'], floor) for c in sel],
+                       c=col,
+                       s=18,
+                       alpha=0.7,
+                       edgecolors='none',
+                       label=f'{GROUP_LABELS[g]} (mean {np.mean([c["ratio"] for c in sel]):.3g})')
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.axhline(1.0, color='grey', lw=0.5)
+    ax.set_xlabel('training images of the category')
+    ax.set_ylabel('accumulated positive / negative gradient')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=130)
+    plt.close(fig)

@@ -1,3 +1,4 @@
 from .class_freq_check_hook import ClassFreqCheckHook
+from .grad_ratio_monitor_hook import GradientAccumulator, GradientRatioMonitorHook, ratio_report
 
-__all__ = ['ClassFreqCheckHook']
+__all__ = ['ClassFreqCheckHook', 'GradientRatioMonitorHook', 'GradientAccumulator', 'ratio_report']

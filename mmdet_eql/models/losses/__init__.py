@@ -1,3 +1,9 @@
+from .efl_loss import EqualizedFocalLoss, efl_focusing_factors
 from .eql_loss import EQLLoss, eql_per_roi
+from .eqlv2_loss import EqualizationLossV2, eqlv2_weights
+from .grad_stats import GradientStatistics, sigmoid_grad_magnitudes
 
-__all__ = ['EQLLoss', 'eql_per_roi']
+__all__ = [
+    'EQLLoss', 'eql_per_roi', 'EqualizationLossV2', 'eqlv2_weights', 'EqualizedFocalLoss',
+    'efl_focusing_factors', 'GradientStatistics', 'sigmoid_grad_magnitudes'
+]

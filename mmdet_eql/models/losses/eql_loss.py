@@ -3,6 +3,8 @@
 Shapes: N = RoIs in the batch, C = foreground classes; label C means background. EQL's classifier
 has C outputs (no background logit): a background RoI is one whose C sigmoid targets are all 0.
 """
+import contextlib
+import contextvars
 import logging
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -17,6 +19,22 @@ from torch import Tensor
 
 from mmdet_eql.datasets.class_frequency import (ClassFrequency, check_num_classes,
                                                 resolve_class_freq, summarize_protection)
+from .utils import check_finite_and_labels
+
+#: True while a frequency-aware bbox head builds its loss: that head supplies the frequencies
+_FREQ_SUPPLIED_BY_HEAD = contextvars.ContextVar('mmdet_eql_freq_supplied_by_head', default=False)
+
+
+@contextlib.contextmanager
+def class_freq_supplied_later():
+    """Within this context an ``EQLLoss`` may be built without ``class_freq``: the caller (the
+    frequency-aware bbox head) promises to call ``set_class_freq`` before the loss is used."""
+    token = _FREQ_SUPPLIED_BY_HEAD.set(True)
+    try:
+        yield
+    finally:
+        _FREQ_SUPPLIED_BY_HEAD.reset(token)
+
 
 # softplus(x) is computed as x above this threshold; exp(-40) is below float64's resolution of x.
 _SOFTPLUS_THRESHOLD = 40.0
@@ -119,7 +137,8 @@ class EQLLoss(nn.Module):
             0.00177 selects LVIS v0.5 rare + common, 0.0011 is the authors' value for LVIS v1.
         class_freq (str | Sequence[float] | None): a preset ('lvis_v1', 'lvis_v0.5'), a JSON made
             by tools/analysis_tools/class_frequency.py, or C floats. May be None when a
-            frequency-aware bbox head supplies it (:meth:`set_class_freq`).
+            frequency-aware bbox head supplies it (:meth:`set_class_freq`); anywhere else a
+            missing class_freq is an error when the loss is built.
         use_sigmoid (bool): accepted so configs derived from CrossEntropyLoss keep working; must
             be True (EQL is a sigmoid loss).
         reduction (str): 'none', 'mean' or 'sum' (mmdet semantics with weights and avg_factor).
@@ -161,6 +180,12 @@ class EQLLoss(nn.Module):
         self.class_freq: Optional[ClassFrequency] = None
         if class_freq is not None:
             self.set_class_freq(class_freq)
+        elif not _FREQ_SUPPLIED_BY_HEAD.get():
+            raise ValueError(
+                'EQLLoss built without class frequencies: set class_freq=... on the loss (a preset '
+                "such as 'lvis_v1', a JSON made by tools/analysis_tools/class_frequency.py, or C "
+                'floats), or use it inside a frequency-aware bbox head (type='
+                "'FreqAwareShared2FCBBoxHead', class_freq=...) that declares them")
 
     def set_class_freq(self, class_freq: Union[str, Sequence[float], ClassFrequency]) -> None:
         """Sets the frequencies and computes the tail mask once (kept on the loss's device)."""
@@ -239,21 +264,8 @@ class EQLLoss(nn.Module):
             raise ValueError(f'EQLLoss expects labels of shape ({cls_score.size(0)},), got '
                              f'{tuple(label.shape)}')
         label = label.long()
-        if self.check_inputs and label.numel():
-            # one synchronisation: the bad-label count, and the sum of all scores (non-finite
-            # exactly when some score is NaN or infinite); the exact count only on failure
-            bad_labels, total = torch.stack([
-                ((label < 0) | (label > self.num_classes)).sum().to(cls_score.dtype),
-                cls_score.detach().sum()
-            ]).tolist()
-            if bad_labels:
-                raise ValueError(f'EQLLoss: {int(bad_labels)} labels lie outside [0, '
-                                 f'{self.num_classes}] (0..C-1 classes, C background)')
-            if not np.isfinite(total):
-                bad = int((~torch.isfinite(cls_score)).sum())
-                if bad:
-                    raise FloatingPointError(f'EQLLoss: cls_score has {bad} NaN or infinite '
-                                             f'entries of {cls_score.numel()}')
+        if self.check_inputs:
+            check_finite_and_labels('EQLLoss', cls_score, label, self.num_classes)
         loss = eql_per_roi(cls_score, label, self.tail_mask)
         if weight is not None:
             weight = weight.float()

@@ -159,8 +159,15 @@ def test_bad_inputs_have_clear_errors():
         loss_fn(torch.zeros(4, 13), torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match='num_classes=12'):
         build([0.1] * 11)
+    with pytest.raises(ValueError, match='built without class frequencies'):
+        EQLLoss(num_classes=3)
+    from mmdet_eql.models.losses.eql_loss import class_freq_supplied_later
+    with class_freq_supplied_later():  # what the frequency-aware head does while it builds
+        deferred = EQLLoss(num_classes=3)
     with pytest.raises(RuntimeError, match='no class frequencies'):
-        EQLLoss(num_classes=3)(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long))
+        deferred(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long))
+    with pytest.raises(RuntimeError, match='no class frequencies'):
+        deferred.init_weights()
     with pytest.raises(ValueError, match='lambda_'):
         build([0.1] * 12, lam=-1.0)
     with pytest.raises(ValueError, match=r'\[0, 1\]'):
@@ -204,15 +211,16 @@ def test_labels_out_of_range_and_non_finite_scores():
     assert not torch.isfinite(unchecked(z, torch.tensor([0, 3, 2, 12])))
 
 
-def test_loss_without_frequencies_fails_at_weight_init():
-    """A plain bbox head with EQLLoss and no class_freq fails before the first iteration."""
-    head = MODELS.build(
-        dict(
-            type='Shared2FCBBoxHead',
-            in_channels=4,
-            fc_out_channels=8,
-            roi_feat_size=2,
-            num_classes=3,
-            loss_cls=dict(type='EQLLoss', num_classes=3)))
-    with pytest.raises(RuntimeError, match='no class frequencies'):
-        head.init_weights()
+def test_config_with_eql_but_no_frequencies_fails_when_the_model_is_built():
+    """A plain bbox head with EQLLoss and no class_freq: an error at build time, naming the fix."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(
+        'configs/longtail-demo/mask-rcnn_r18-half_fpn_random-900it_longtail-small.py')
+    cfg.model.roi_head.bbox_head.loss_cls = dict(type='EQLLoss', num_classes=64)
+    with pytest.raises(
+            ValueError, match='EQLLoss built without class frequencies.*'
+            'FreqAwareShared2FCBBoxHead'):
+        MODELS.build(cfg.model)
+    cfg.model.roi_head.bbox_head.loss_cls.class_freq = [0.1] * 64  # on the loss: fine
+    model = MODELS.build(cfg.model)
+    assert model.roi_head.bbox_head.loss_cls.class_freq is not None

@@ -12,6 +12,7 @@ from mmengine.logging import print_log
 
 from mmdet_eql.datasets.class_frequency import (ClassFrequency, check_class_names,
                                                 check_num_classes, resolve_class_freq)
+from mmdet_eql.models.losses.eql_loss import class_freq_supplied_later
 
 
 @MODELS.register_module()
@@ -36,7 +37,11 @@ class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
                  class_freq: Optional[Union[str, Sequence[float]]] = None,
                  prior_prob: Optional[float] = 0.001,
                  **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+        if class_freq is not None:
+            with class_freq_supplied_later():  # the loss gets class_freq below
+                super().__init__(*args, **kwargs)
+        else:
+            super().__init__(*args, **kwargs)
         if prior_prob is not None and not 0 < prior_prob < 1:
             raise ValueError(f'prior_prob must lie in (0, 1), got {prior_prob!r}')
         self.prior_prob = prior_prob
