@@ -51,12 +51,18 @@ def test_config_loads_and_builds(path, tmp_path):
     model = MODELS.build(cfg.model)
     head = model.roi_head.bbox_head if hasattr(model, 'roi_head') else model.bbox_head
     if 'lvis' in osp.basename(path):
-        assert cfg.model.test_cfg.rcnn.max_per_img == 300
-        assert cfg.model.test_cfg.rcnn.score_thr == 0.0001
+        test_cfg = cfg.model.test_cfg.rcnn if 'roi_head' in cfg.model else cfg.model.test_cfg
+        assert test_cfg.max_per_img == 300
+        assert test_cfg.score_thr == 0.0001
+        assert head.num_classes == (1230 if 'v0.5' in osp.basename(path) else 1203)
     loss = getattr(head, 'loss_cls', None)
     if type(loss).__name__ == 'EQLLoss':
         assert loss.class_freq is not None and head.fc_cls.out_features == head.num_classes
         assert 'use_sigmoid' not in cfg.model.roi_head.bbox_head.loss_cls
+    if type(loss).__name__ == 'EqualizationLossV2':
+        assert head.fc_cls.out_features == head.num_classes + 1  # objectness column
+    if type(loss).__name__ == 'EqualizedFocalLoss':
+        assert head.cls_out_channels == head.num_classes  # sigmoid: no background channel
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))

@@ -1,13 +1,15 @@
 """The main job: the embedded long-tailed benchmark, end to end.
 
     python tools/misc/run_longtail_demo.py [--preset small] [--seeds 0 1 2]
-                                           [--methods softmax sigmoid eql eql-rare]
+                                           [--methods softmax sigmoid eql eql-rare eqlv2
+                                            seesaw eqlv2-mmdet focal efl]
 
 1. generates the dataset (data/longtail_{preset}/, skipped when it is already there);
 2. trains each method's config (configs/longtail-demo/) with tools/train.py, same seed and schedule;
 3. tests each with tools/test.py, then evaluates its detections on both val files: the LVIS-like
    one (federated negatives) and the strict one (every absent class is a negative);
-4. prints a comparison table (bbox and segm: AP, APr, APc, APf; mean and spread over seeds) and
+4. prints a comparison table (bbox and segm, boxes only for the one-stage focal and efl: AP, APr,
+   APc, APf; mean and spread over seeds) and
    writes results.json, results.md and two plots under work_dirs/longtail_demo/.
 """
 import argparse
@@ -33,12 +35,28 @@ METHODS = {
     'sigmoid': 'mask-rcnn_r18-half_fpn_sigmoid_random-900it_longtail-small.py',
     'eql': 'mask-rcnn_r18-half_fpn_eql_random-900it_longtail-small.py',
     'eql-rare': 'mask-rcnn_r18-half_fpn_eql-rare_random-900it_longtail-small.py',
+    'eqlv2': 'mask-rcnn_r18-half_fpn_eqlv2_random-900it_longtail-small.py',
+    'seesaw': 'mask-rcnn_r18-half_fpn_seesaw-loss_random-900it_longtail-small.py',
+    'eqlv2-mmdet': 'mask-rcnn_r18-half_fpn_eqlv2-mmdet_random-900it_longtail-small.py',
+    'focal': 'atss_r18-half_fpn_random-900it_longtail-small.py',
+    'efl': 'atss_r18-half_fpn_efl_random-900it_longtail-small.py',
 }
+#: one-stage detectors: boxes only, the head is model.bbox_head
+ONE_STAGE = ('focal', 'efl')
+#: methods whose loss config needs num_classes
+LOSS_NUM_CLASSES = ('sigmoid', 'eql', 'eql-rare', 'eqlv2', 'seesaw', 'eqlv2-mmdet', 'efl')
+#: methods whose (frequency-aware) head reads the class-frequency file
+FREQ_AWARE = ('sigmoid', 'eql', 'eql-rare', 'eqlv2')
 LABELS = {
     'softmax': 'softmax CE (mmdet)',
     'sigmoid': 'sigmoid BCE, lambda=0',
     'eql': 'EQL, rare+common',
     'eql-rare': 'EQL, rare only',
+    'eqlv2': 'EQLv2 (ours)',
+    'seesaw': 'Seesaw (mmdet)',
+    'eqlv2-mmdet': 'EQLV2Loss (mmdet, as shipped)',
+    'focal': 'ATSS, focal loss',
+    'efl': 'ATSS, EFL',
 }
 KEYS = ('AP', 'APr', 'APc', 'APf')
 
@@ -81,16 +99,21 @@ def ensure_dataset(preset: str, data_root: str) -> None:
     subprocess.run(cmd, check=True)
 
 
-def run_overrides(args, data_root: str, num_classes: int, image_size: int) -> list:
+def run_overrides(args, method: str, data_root: str, num_classes: int, image_size: int) -> list:
     root = data_root.rstrip('/') + '/'
-    opts = [
+    if method in ONE_STAGE:
+        heads = [f'model.bbox_head.num_classes={num_classes}']
+    else:
+        heads = [
+            f'model.roi_head.bbox_head.num_classes={num_classes}',
+            f'model.roi_head.mask_head.num_classes={num_classes}',
+        ]
+    opts = heads + [
         f'train_dataloader.dataset.data_root={root}',
         f'val_dataloader.dataset.data_root={root}',
         f'test_dataloader.dataset.data_root={root}',
         f'val_evaluator.ann_file={root}annotations/val_lvis.json',
         f'test_evaluator.ann_file={root}annotations/val_lvis.json',
-        f'model.roi_head.bbox_head.num_classes={num_classes}',
-        f'model.roi_head.mask_head.num_classes={num_classes}',
     ]
     for split in ('train', 'test'):
         pipeline = 'train_dataloader.dataset.pipeline.2.scale' if split == 'train' else \
@@ -109,22 +132,23 @@ def run_overrides(args, data_root: str, num_classes: int, image_size: int) -> li
 
 
 def method_overrides(method: str, data_root: str, num_classes: int) -> list:
-    if method == 'softmax':
-        return []
     root = data_root.rstrip('/') + '/'
-    return [
-        f'model.roi_head.bbox_head.class_freq={root}annotations/class_freq.json',
-        f'model.roi_head.bbox_head.loss_cls.num_classes={num_classes}'
-    ]
+    head = 'model.bbox_head' if method in ONE_STAGE else 'model.roi_head.bbox_head'
+    opts = []
+    if method in FREQ_AWARE:
+        opts.append(f'{head}.class_freq={root}annotations/class_freq.json')
+    if method in LOSS_NUM_CLASSES:
+        opts.append(f'{head}.loss_cls.num_classes={num_classes}')
+    return opts
 
 
 def train_and_test(method: str, seed: int, args, data_root, num_classes, image_size) -> str:
     wd = osp.join(args.work_dir, f'{method}_seed{seed}')
     config = osp.join(CONFIG_DIR, METHODS[method])
-    opts = run_overrides(args, data_root, num_classes, image_size) + method_overrides(
+    opts = run_overrides(args, method, data_root, num_classes, image_size) + method_overrides(
         method, data_root, num_classes) + [f'randomness.seed={seed}']
     prefix = osp.join(wd, 'dets')
-    if osp.isfile(prefix + '.segm.json') and not args.retrain:
+    if osp.isfile(prefix + '.bbox.json') and not args.retrain:
         print(f'[demo] {method} seed {seed}: done earlier ({wd})')
         return prefix
     ckpt = osp.join(wd, 'last_checkpoint')
@@ -154,7 +178,8 @@ def evaluate(prefix: str, data_root: str) -> dict:
     for val in ('lvis', 'strict'):
         gt = load_json(osp.join(data_root, 'annotations', f'val_{val}.json'), progress=False)
         for iou in ('bbox', 'segm'):
-            out[f'{iou}/{val}'] = lvis_eval(gt, f'{prefix}.{iou}.json', iou, per_category=True)
+            if osp.isfile(f'{prefix}.{iou}.json'):  # one-stage detectors have no masks
+                out[f'{iou}/{val}'] = lvis_eval(gt, f'{prefix}.{iou}.json', iou, per_category=True)
     return out
 
 
@@ -183,6 +208,9 @@ def report(all_results: dict, args, data_root: str) -> str:
             cells = []
             for iou in ('bbox', 'segm'):
                 for k in KEYS:
+                    if f'{iou}/{val}' not in all_results[m][seeds[0]]:
+                        cells.append('-')
+                        continue
                     mu, sd = mean_spread([all_results[m][s][f'{iou}/{val}'][k] for s in seeds])
                     cells.append(f'{mu:.1f}' + (f' ± {sd:.1f}' if spread else ''))
             lines.append(f'| {LABELS[m]} | ' + ' | '.join(cells) + ' |')
@@ -195,7 +223,7 @@ def report(all_results: dict, args, data_root: str) -> str:
                 k: np.mean([all_results[m][s][key][k] for s in seeds])
                 for k in KEYS
             }
-            for m in args.methods
+            for m in args.methods if key in all_results[m][seeds[0]]
         }
         for key, title in panels
     }
