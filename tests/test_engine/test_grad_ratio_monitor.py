@@ -1,0 +1,98 @@
+"""The gradient-ratio monitor: numbers on a hand-checked case, and inside a real training run."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmdet.models.losses import CrossEntropyLoss
+
+from mmdet_eql.datasets.class_frequency import ClassFrequency
+from mmdet_eql.engine.hooks import GradientAccumulator, ratio_report
+from mmdet_eql.models.losses import EQLLoss
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def test_softmax_case_checked_by_hand():
+    """Two classes and background, logits 0: softmax gives 1/3 everywhere; mean over 2 RoIs.
+
+    RoI 0 (class 0): dL/dz = (1/3 - 1, 1/3, 1/3) / 2 -> class 0 positive 1/3, class 1 negative 1/6.
+    RoI 1 (background): dL/dz = (1/3, 1/3, 1/3 - 1) / 2 -> classes 0 and 1 negative 1/6 each.
+    So P = (1/3, 0), N = (1/6, 1/3), ratio = (2, 0).
+    """
+    loss = CrossEntropyLoss()
+    acc = GradientAccumulator(num_classes=2)
+    acc.attach(loss)
+    z = torch.zeros(2, 3, requires_grad=True)
+    loss(z, torch.tensor([0, 2])).backward()
+    pos, neg = acc.totals()
+    assert pos.tolist() == pytest.approx([1 / 3, 0.0])
+    assert neg.tolist() == pytest.approx([1 / 6, 1 / 3])
+    cf = ClassFrequency(
+        freq=torch.tensor([0.5, 0.001]).numpy(), names=['a', 'b'], ids=[1, 2], groups=['f', 'r'],
+        image_counts=[200, 2])
+    rep = ratio_report(pos, neg, cf)
+    assert rep['mean_ratio_by_group'] == pytest.approx(dict(r=0.0, f=2.0), rel=1e-6)
+    assert rep['categories'][1] == dict(
+        index=1, pos_grad=0.0, neg_grad=pytest.approx(1 / 3), ratio=0.0, id=2, name='b',
+        image_count=2, frequency='r')
+    # no grad, eval mode: nothing recorded; detach stops recording
+    with torch.no_grad():
+        loss(z, torch.tensor([0, 2]))
+    acc.detach()
+    loss(torch.zeros(2, 3, requires_grad=True), torch.tensor([1, 1])).backward()
+    assert acc.steps == 1
+
+
+def test_eql_gradient_seen_by_the_monitor_is_zero_for_protected_negatives():
+    loss = EQLLoss(num_classes=2, lambda_=0.01, class_freq=[0.5, 0.001])
+    acc = GradientAccumulator(num_classes=2)
+    acc.attach(loss)
+    z = torch.zeros(2, 2, requires_grad=True)
+    loss(z, torch.tensor([0, 2])).backward()  # sigmoid(0) = 1/2; mean over 2 RoIs
+    pos, neg = acc.totals()
+    # RoI 0 (class 0): class 0 positive 1/4; class 1 (protected) negative 0.
+    # RoI 1 (background): both classes negative 1/4.
+    assert pos.tolist() == pytest.approx([0.25, 0.0])
+    assert neg.tolist() == pytest.approx([0.25, 0.25])
+
+
+@pytest.mark.slow
+def test_monitor_in_a_training_run(tmp_path):
+    sys.path.insert(0, osp.join(ROOT, 'tests', 'test_e2e'))
+    from test_train_test_tiny import CONFIGS, options
+    data = tmp_path / 'data'
+    res = subprocess.run([
+        sys.executable, 'tools/misc/make_longtail_dataset.py',
+        str(data), '--preset', 'tiny', '--quiet'
+    ],
+                         cwd=ROOT,
+                         capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+    wd = tmp_path / 'wd'
+    opts = options(str(data) + '/', 'softmax', iters=3) + [
+        'train_cfg.val_interval=100', 'default_hooks.logger.interval=1'
+    ]
+    cfg = tmp_path / 'monitored.py'
+    cfg.write_text(f"_base_ = {CONFIGS['softmax']!r}\n"
+                   "custom_hooks = [dict(type='GradientRatioMonitorHook', interval=1)]\n")
+    res = subprocess.run(
+        [sys.executable, 'tools/train.py', str(cfg), '--work-dir',
+         str(wd), '--cfg-options', *opts],
+        cwd=ROOT,
+        capture_output=True,
+        text=True)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert 'GradientRatioMonitorHook (bbox_head): mean positive/negative gradient ratio: rare' in out
+    (report, ) = list(wd.glob('*/grad_ratio.json'))
+    rep = json.loads(report.read_text())
+    assert rep['steps'] == 3 and len(rep['categories']) == 16
+    assert set(rep['mean_ratio_by_group']) == {'r', 'c', 'f'}
+    assert all(c['pos_grad'] >= 0 and c['neg_grad'] > 0 for c in rep['categories'])
+    assert (report.parent / 'grad_ratio.png').stat().st_size > 0
+    scalars = [json.loads(line) for line in open(report.parent / 'vis_data' / 'scalars.json')]
+    assert any('grad_ratio_r' in s for s in scalars)
