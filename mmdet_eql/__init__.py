@@ -7,4 +7,6 @@ from . import compat  # noqa: F401  (first: fixes upstream incompatibilities)
 from . import datasets, engine, evaluation, models  # noqa: F401
 from .version import __version__
 
+compat.enable_cpu_distributed()  # after the registries: it needs mmdet_eql.engine
+
 __all__ = ['__version__']

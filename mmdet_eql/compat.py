@@ -15,6 +15,10 @@
    ``HistoryBuffer`` pickles its statistics methods as ``getattr(HistoryBuffer, 'mean')``; rather
    than allowing ``builtins.getattr`` (a way to reach anything), that name is bound to
    :func:`_history_buffer_getattr`, which returns only HistoryBuffer's registered statistics.
+
+3. mmengine 0.10.7's distributed launchers assume CUDA (``torch.cuda.set_device``, nccl, DDP with
+   ``device_ids``). On a machine without CUDA only, they are made to run CPU processes with the
+   gloo backend (:func:`enable_cpu_distributed`); with CUDA nothing changes.
 """
 import types
 
@@ -91,3 +95,10 @@ def allow_runner_checkpoints() -> bool:
 
 patch_lvis_numpy_alias()
 allow_runner_checkpoints()
+
+
+def enable_cpu_distributed() -> bool:
+    """Without CUDA, mmengine's pytorch/slurm launchers run CPU processes with gloo (see
+    :mod:`mmdet_eql.engine.model_wrappers.distributed`)."""
+    from mmdet_eql.engine.model_wrappers.distributed import enable_cpu_distributed as enable
+    return enable()

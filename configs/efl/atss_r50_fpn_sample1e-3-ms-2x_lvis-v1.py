@@ -70,3 +70,5 @@ param_scheduler = [
     dict(
         type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[16, 22], gamma=0.1)
 ]
+# torch's generator state in checkpoints: a run resumed after a crash continues exactly
+custom_hooks = [dict(type='RNGStateHook')]

@@ -18,7 +18,7 @@ model = dict(
                 lambda_=0.00177,
                 loss_weight=1.0))))
 # Stops at the start if the frequencies' category names differ from the dataset's.
-custom_hooks = [dict(type='ClassFreqCheckHook')]
+custom_hooks = [dict(type='ClassFreqCheckHook'), dict(type='RNGStateHook')]
 
 # lvis-api's numbers from a compiled evaluator (mmdet_eql.evaluation.FastLVISMetric)
 val_evaluator = dict(type='FastLVISMetric')

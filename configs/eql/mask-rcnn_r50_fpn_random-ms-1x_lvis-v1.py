@@ -10,3 +10,5 @@ train_dataloader = dict(dataset=dict(oversample_thr=0.0))
 # lvis-api's numbers from a compiled evaluator (mmdet_eql.evaluation.FastLVISMetric)
 val_evaluator = dict(type='FastLVISMetric')
 test_evaluator = val_evaluator
+# torch's generator state in checkpoints: a run resumed after a crash continues exactly
+custom_hooks = [dict(type='RNGStateHook')]

@@ -111,3 +111,5 @@ default_hooks = dict(
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False, base_batch_size=8)
+# torch's generator state in checkpoints: a run resumed after a crash continues exactly
+custom_hooks = [dict(type='RNGStateHook')]

@@ -11,4 +11,4 @@ model = dict(
             prior_prob=0.001,
             loss_cls=dict(
                 _delete_=True, type='EQLLoss', num_classes={{_base_.num_classes}}, lambda_=0.0))))
-custom_hooks = [dict(type='ClassFreqCheckHook')]
+custom_hooks = [dict(type='ClassFreqCheckHook'), dict(type='RNGStateHook')]

@@ -7,58 +7,13 @@ import sys
 
 import pytest
 import torch
+from e2e_utils import CONFIGS, ITERS, ROOT, make_tiny, options, run  # noqa: F401
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO = osp.join(ROOT, 'configs', 'longtail-demo')
-CONFIGS = {
-    'softmax': osp.join(DEMO, 'mask-rcnn_r18-half_fpn_random-900it_longtail-small.py'),
-    'eql': osp.join(DEMO, 'mask-rcnn_r18-half_fpn_eql_random-900it_longtail-small.py'),
-}
-ITERS = 4
 
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp('longtail_tiny')
-    res = subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools', 'misc', 'make_longtail_dataset.py'),
-        str(root), '--preset', 'tiny', '--quiet', '--overwrite'
-    ],
-                         capture_output=True,
-                         text=True)
-    assert res.returncode == 0, res.stderr
-    return str(root) + '/'
-
-
-def options(data_root, method, iters=ITERS):
-    opts = [
-        f'train_dataloader.dataset.data_root={data_root}',
-        f'val_dataloader.dataset.data_root={data_root}',
-        f'test_dataloader.dataset.data_root={data_root}',
-        f'val_evaluator.ann_file={data_root}annotations/val_lvis.json',
-        f'test_evaluator.ann_file={data_root}annotations/val_lvis.json',
-        'model.roi_head.bbox_head.num_classes=16', 'model.roi_head.mask_head.num_classes=16',
-        'train_dataloader.dataset.pipeline.2.scale=(64,64)',
-        'test_dataloader.dataset.pipeline.1.scale=(64,64)', f'train_cfg.max_iters={iters}',
-        f'train_cfg.val_interval={iters}', 'default_hooks.checkpoint.interval=2',
-        'default_hooks.checkpoint.max_keep_ckpts=3', 'train_dataloader.batch_size=2',
-        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
-        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False'
-    ]
-    if method != 'softmax':
-        opts += [
-            f'model.roi_head.bbox_head.class_freq={data_root}annotations/class_freq.json',
-            'model.roi_head.bbox_head.loss_cls.num_classes=16'
-        ]
-    return opts
-
-
-def run(args):
-    res = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return res.stdout + res.stderr
+    return make_tiny(tmp_path_factory.mktemp('longtail_tiny'))
 
 
 @pytest.mark.slow

@@ -62,7 +62,7 @@ def test_eql_gradient_seen_by_the_monitor_is_zero_for_protected_negatives():
 @pytest.mark.slow
 def test_monitor_in_a_training_run(tmp_path):
     sys.path.insert(0, osp.join(ROOT, 'tests', 'test_e2e'))
-    from test_train_test_tiny import CONFIGS, options
+    from e2e_utils import CONFIGS, options
     data = tmp_path / 'data'
     res = subprocess.run([
         sys.executable, 'tools/misc/make_longtail_dataset.py',

@@ -1,0 +1,65 @@
+"""Helpers of the end-to-end tests: the tiny preset's config overrides and a subprocess runner."""
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO = osp.join(ROOT, 'configs', 'longtail-demo')
+CONFIGS = {
+    'softmax': osp.join(DEMO, 'mask-rcnn_r18-half_fpn_random-900it_longtail-small.py'),
+    'eql': osp.join(DEMO, 'mask-rcnn_r18-half_fpn_eql_random-900it_longtail-small.py'),
+    'eqlv2': osp.join(DEMO, 'mask-rcnn_r18-half_fpn_eqlv2_random-900it_longtail-small.py'),
+}
+ITERS = 4
+
+
+def make_tiny(root) -> str:
+    res = subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'misc', 'make_longtail_dataset.py'),
+        str(root), '--preset', 'tiny', '--quiet', '--overwrite'
+    ],
+                         capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+    return str(root) + '/'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def options(data_root, method, iters=ITERS):
+    opts = [
+        f'train_dataloader.dataset.data_root={data_root}',
+        f'val_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        f'val_evaluator.ann_file={data_root}annotations/val_lvis.json',
+        f'test_evaluator.ann_file={data_root}annotations/val_lvis.json',
+        'model.roi_head.bbox_head.num_classes=16', 'model.roi_head.mask_head.num_classes=16',
+        'train_dataloader.dataset.pipeline.2.scale=(64,64)',
+        'test_dataloader.dataset.pipeline.1.scale=(64,64)', f'train_cfg.max_iters={iters}',
+        f'train_cfg.val_interval={iters}', 'default_hooks.checkpoint.interval=2',
+        'default_hooks.checkpoint.max_keep_ckpts=3', 'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False'
+    ]
+    if method != 'softmax':
+        opts += [
+            f'model.roi_head.bbox_head.class_freq={data_root}annotations/class_freq.json',
+            'model.roi_head.bbox_head.loss_cls.num_classes=16'
+        ]
+    return opts
+
+
+def run(args, env=None, executable=True):
+    cmd = [sys.executable, *args] if executable else list(args)
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res.stdout + res.stderr
+
+

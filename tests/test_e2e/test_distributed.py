@@ -1,0 +1,84 @@
+"""Multi-process training on the CPU: tools/dist_train.sh and tools/dist_test.sh with 2 gloo
+processes on the tiny preset; EQLv2's statistics must be identical on both ranks."""
+import glob
+import os
+import os.path as osp
+
+import pytest
+import torch
+from e2e_utils import CONFIGS, ROOT, free_port, make_tiny, options, run
+
+import mmdet_eql  # noqa: F401,E402  (checkpoints load with weights_only=True)
+
+HERE = osp.dirname(osp.abspath(__file__))
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    return make_tiny(tmp_path_factory.mktemp('longtail_tiny'))
+
+
+def dumping_config(tmp_path) -> str:
+    cfg = tmp_path / 'eqlv2_dump.py'
+    cfg.write_text(f"_base_ = {CONFIGS['eqlv2']!r}\n"
+                   "custom_imports = dict(imports=['mmdet_eql', 'stats_dump_hook'], "
+                   "allow_failed_imports=False)\n"
+                   "custom_hooks = [dict(type='ClassFreqCheckHook'), dict(type='RNGStateHook'), "
+                   "dict(type='DumpGradStatsHook')]\n")
+    return str(cfg)
+
+
+def dist_env():
+    env = dict(os.environ)
+    env['PYTHON'] = os.environ.get('PYTHON', __import__('sys').executable)
+    env['PORT'] = str(free_port())
+    env['PYTHONPATH'] = HERE + os.pathsep + env.get('PYTHONPATH', '')
+    env['OMP_NUM_THREADS'] = '1'
+    return env
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_checkpoint_evaluate_and_share_eqlv2_statistics(tiny, tmp_path):
+    wd = tmp_path / 'wd'
+    opts = options(tiny, 'eqlv2', iters=4)
+    log = run(['bash', 'tools/dist_train.sh',
+               dumping_config(tmp_path), '2', '--work-dir',
+               str(wd), '--cfg-options', *opts],
+              env=dist_env(),
+              executable=False)
+    assert 'the gloo backend instead of nccl' in log
+    assert osp.isfile(wd / 'iter_4.pth')
+    assert 'lvis/bbox_APr' in log
+    ranks = [torch.load(str(wd / f'grad_stats_rank{r}.pth')) for r in range(2)]
+    assert all(r['world_size'] == 2 and r['backend'] == 'gloo' for r in ranks)
+    for key in ('pos_grad', 'neg_grad', 'num_updates'):
+        assert torch.equal(ranks[0]['state'][key], ranks[1]['state'][key]), key
+    assert int(ranks[0]['state']['num_updates']) == 4
+    assert (ranks[0]['state']['neg_grad'] > 0).all()
+    # the checkpoint holds the same (global) statistics
+    ckpt = torch.load(str(wd / 'iter_4.pth'))
+    assert torch.equal(ckpt['state_dict']['roi_head.bbox_head.loss_cls.grad_stats.neg_grad'],
+                       ranks[0]['state']['neg_grad'])
+
+    # distributed testing of that checkpoint
+    log = run(['bash', 'tools/dist_test.sh', CONFIGS['eqlv2'],
+               str(wd / 'iter_4.pth'), '2', '--work-dir',
+               str(tmp_path / 'test'), '--cfg-options', *opts],
+              env=dist_env(),
+              executable=False)
+    assert 'lvis/segm_APr' in log
+
+
+def test_dist_scripts_check_their_arguments():
+    for script, n in (('dist_train.sh', 2), ('dist_test.sh', 3), ('slurm_train.sh', 4),
+                      ('slurm_test.sh', 4)):
+        import subprocess
+        res = subprocess.run(['bash', osp.join(ROOT, 'tools', script)],
+                             capture_output=True,
+                             text=True)
+        assert res.returncode == 2 and 'usage:' in res.stderr, script
+    res = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), 'x.py', 'two'],
+                         capture_output=True,
+                         text=True)
+    assert res.returncode == 2 and "positive integer, got 'two'" in res.stderr
+    assert glob.glob(osp.join(ROOT, 'tools', '*.sh'))
