@@ -18,6 +18,8 @@ class DumpGradStatsHook(Hook):
         rank = dist.get_rank() if dist.is_initialized() else 0
         world = dist.get_world_size() if dist.is_initialized() else 1
         torch.save(
-            dict(state=stats.state_dict(), world_size=world,
-                 backend=dist.get_backend() if dist.is_initialized() else None),
+            dict(
+                state=stats.state_dict(),
+                world_size=world,
+                backend=dist.get_backend() if dist.is_initialized() else None),
             osp.join(runner.work_dir, f'grad_stats_rank{rank}.pth'))

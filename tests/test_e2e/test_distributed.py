@@ -41,9 +41,11 @@ def dist_env():
 def test_two_gloo_processes_train_checkpoint_evaluate_and_share_eqlv2_statistics(tiny, tmp_path):
     wd = tmp_path / 'wd'
     opts = options(tiny, 'eqlv2', iters=4)
-    log = run(['bash', 'tools/dist_train.sh',
-               dumping_config(tmp_path), '2', '--work-dir',
-               str(wd), '--cfg-options', *opts],
+    log = run([
+        'bash', 'tools/dist_train.sh',
+        dumping_config(tmp_path), '2', '--work-dir',
+        str(wd), '--cfg-options', *opts
+    ],
               env=dist_env(),
               executable=False)
     assert 'the gloo backend instead of nccl' in log
@@ -61,9 +63,11 @@ def test_two_gloo_processes_train_checkpoint_evaluate_and_share_eqlv2_statistics
                        ranks[0]['state']['neg_grad'])
 
     # distributed testing of that checkpoint
-    log = run(['bash', 'tools/dist_test.sh', CONFIGS['eqlv2'],
-               str(wd / 'iter_4.pth'), '2', '--work-dir',
-               str(tmp_path / 'test'), '--cfg-options', *opts],
+    log = run([
+        'bash', 'tools/dist_test.sh', CONFIGS['eqlv2'],
+        str(wd / 'iter_4.pth'), '2', '--work-dir',
+        str(tmp_path / 'test'), '--cfg-options', *opts
+    ],
               env=dist_env(),
               executable=False)
     assert 'lvis/segm_APr' in log

@@ -10,7 +10,6 @@ import torch
 from e2e_utils import CONFIGS, ITERS, ROOT, make_tiny, options, run  # noqa: F401
 
 
-
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     return make_tiny(tmp_path_factory.mktemp('longtail_tiny'))

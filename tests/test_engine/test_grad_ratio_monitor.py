@@ -31,13 +31,22 @@ def test_softmax_case_checked_by_hand():
     assert pos.tolist() == pytest.approx([1 / 3, 0.0])
     assert neg.tolist() == pytest.approx([1 / 6, 1 / 3])
     cf = ClassFrequency(
-        freq=torch.tensor([0.5, 0.001]).numpy(), names=['a', 'b'], ids=[1, 2], groups=['f', 'r'],
+        freq=torch.tensor([0.5, 0.001]).numpy(),
+        names=['a', 'b'],
+        ids=[1, 2],
+        groups=['f', 'r'],
         image_counts=[200, 2])
     rep = ratio_report(pos, neg, cf)
     assert rep['mean_ratio_by_group'] == pytest.approx(dict(r=0.0, f=2.0), rel=1e-6)
     assert rep['categories'][1] == dict(
-        index=1, pos_grad=0.0, neg_grad=pytest.approx(1 / 3), ratio=0.0, id=2, name='b',
-        image_count=2, frequency='r')
+        index=1,
+        pos_grad=0.0,
+        neg_grad=pytest.approx(1 / 3),
+        ratio=0.0,
+        id=2,
+        name='b',
+        image_count=2,
+        frequency='r')
     # no grad, eval mode: nothing recorded; detach stops recording
     with torch.no_grad():
         loss(z, torch.tensor([0, 2]))
@@ -73,14 +82,15 @@ def test_monitor_in_a_training_run(tmp_path):
                          text=True)
     assert res.returncode == 0, res.stderr
     wd = tmp_path / 'wd'
-    opts = options(str(data) + '/', 'softmax', iters=3) + [
-        'train_cfg.val_interval=100', 'default_hooks.logger.interval=1'
-    ]
+    opts = options(
+        str(data) + '/', 'softmax',
+        iters=3) + ['train_cfg.val_interval=100', 'default_hooks.logger.interval=1']
     cfg = tmp_path / 'monitored.py'
     cfg.write_text(f"_base_ = {CONFIGS['softmax']!r}\n"
                    "custom_hooks = [dict(type='GradientRatioMonitorHook', interval=1)]\n")
     res = subprocess.run(
-        [sys.executable, 'tools/train.py', str(cfg), '--work-dir',
+        [sys.executable, 'tools/train.py',
+         str(cfg), '--work-dir',
          str(wd), '--cfg-options', *opts],
         cwd=ROOT,
         capture_output=True,

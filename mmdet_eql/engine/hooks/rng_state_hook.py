@@ -31,8 +31,10 @@ class RNGStateHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         self._pending = checkpoint.get('rng_state')
         if self._pending is None:
-            print_log('RNGStateHook: the checkpoint has no random-number state (saved without '
-                      'this hook); the resumed run will sample differently', logger='current')
+            print_log(
+                'RNGStateHook: the checkpoint has no random-number state (saved without '
+                'this hook); the resumed run will sample differently',
+                logger='current')
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         if self._pending is None:

@@ -35,8 +35,9 @@ class DeviceAwareDistributedDataParallel(MMDistributedDataParallel):
 
 def _cpu_backend(backend: str) -> str:
     if backend == 'nccl':
-        print_log('mmdet_eql: no CUDA on this machine: the gloo backend instead of nccl',
-                  logger='current')
+        print_log(
+            'mmdet_eql: no CUDA on this machine: the gloo backend instead of nccl',
+            logger='current')
         return 'gloo'
     return backend
 

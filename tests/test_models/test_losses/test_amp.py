@@ -1,0 +1,99 @@
+"""Mixed precision: the losses compute in float32 whatever the logits' dtype, so large logits
+neither overflow nor give NaN. CPU (bfloat16 autocast, float16 tensors) always; CUDA when present."""
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from mmdet_eql.models.losses import EQLLoss, EqualizationLossV2, EqualizedFocalLoss
+
+C = 5
+
+
+def losses():
+    return {
+        'EQLLoss': (EQLLoss(num_classes=C, lambda_=0.01, class_freq=[1e-3, 0.5, 1e-4, 0.2,
+                                                                     0.3]), C),
+        'EqualizationLossV2': (EqualizationLossV2(num_classes=C), C + 1),
+        'EqualizedFocalLoss': (EqualizedFocalLoss(num_classes=C), C),
+    }
+
+
+def extreme_logits(width, dtype, device='cpu'):
+    # |z| = 60: exp(60) overflows float16 (max 65504); a float16 BCE would give inf or NaN
+    z = torch.tensor(
+        [[60.0, -60.0, 30.0, -30.0, 0.0, 60.0][:width]] * 4, dtype=dtype, device=device)
+    labels = torch.tensor([0, 1, C, 3], device=device)
+    return z.requires_grad_(), labels
+
+
+@pytest.mark.parametrize('name', ['EQLLoss', 'EqualizationLossV2', 'EqualizedFocalLoss'])
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_half_precision_logits_give_a_float32_finite_loss(name, dtype):
+    loss_fn, width = losses()[name]
+    z, labels = extreme_logits(width, dtype)
+    out = loss_fn(z, labels, avg_factor=4.0)
+    assert out.dtype == torch.float32 and torch.isfinite(out)
+    ref, _ = extreme_logits(width, torch.float32)
+    fresh, _ = losses()[name]
+    assert out.item() == pytest.approx(fresh(ref, labels, avg_factor=4.0).item(), rel=1e-3)
+    out.backward()
+    assert z.grad.dtype == dtype and torch.isfinite(z.grad.float()).all()
+
+
+@pytest.mark.parametrize('name', ['EQLLoss', 'EqualizationLossV2', 'EqualizedFocalLoss'])
+def test_cpu_autocast(name):
+    loss_fn, width = losses()[name]
+    fc = torch.nn.Linear(8, width)
+    x = torch.randn(4, 8) * 50
+    labels = torch.tensor([0, 1, C, 3])
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        z = fc(x)
+        assert z.dtype == torch.bfloat16
+        out = loss_fn(z, labels)
+    assert out.dtype == torch.float32 and torch.isfinite(out)
+    out.backward()
+    assert torch.isfinite(fc.weight.grad).all()
+
+
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+
+
+@requires_cuda
+@pytest.mark.parametrize('name', ['EQLLoss', 'EqualizationLossV2', 'EqualizedFocalLoss'])
+def test_cuda_autocast_float16(name):
+    loss_fn, width = losses()[name]
+    loss_fn = loss_fn.cuda()
+    fc = torch.nn.Linear(8, width).cuda()
+    x = torch.randn(4, 8, device='cuda') * 50
+    labels = torch.tensor([0, 1, C, 3], device='cuda')
+    with torch.autocast('cuda', dtype=torch.float16):
+        z = fc(x)
+        assert z.dtype == torch.float16
+        out = loss_fn(z, labels)
+    assert out.dtype == torch.float32 and torch.isfinite(out)
+    out.backward()
+    assert torch.isfinite(fc.weight.grad).all()
+
+
+@requires_cuda
+@pytest.mark.slow
+@pytest.mark.parametrize('method', ['eql', 'eqlv2'])
+def test_amp_training_on_cuda(method, tmp_path):
+    sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))), 'test_e2e'))
+    from e2e_utils import CONFIGS, ROOT, make_tiny, options
+    data = make_tiny(tmp_path / 'data')
+    res = subprocess.run([
+        sys.executable, 'tools/train.py', CONFIGS[method], '--amp', '--work-dir',
+        str(tmp_path / 'wd'), '--cfg-options', *options(data, method, iters=4),
+        'default_hooks.logger.interval=1'
+    ],
+                         cwd=ROOT,
+                         capture_output=True,
+                         text=True)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert 'AmpOptimWrapper' in out or 'loss_scale' in out or 'amp' in out.lower()
+    assert ' nan' not in out.lower() and 'loss_cls: inf' not in out
