@@ -97,7 +97,8 @@ def test_monitor_in_a_training_run(tmp_path):
         text=True)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
-    assert 'GradientRatioMonitorHook (bbox_head): mean positive/negative gradient ratio: rare' in out
+    assert 'GradientRatioMonitorHook (bbox_head): mean positive/negative gradient ratio: ' \
+        'rare' in out
     (report, ) = list(wd.glob('*/grad_ratio.json'))
     rep = json.loads(report.read_text())
     assert rep['steps'] == 3 and len(rep['categories']) == 16

@@ -1,5 +1,6 @@
 """Mixed precision: the losses compute in float32 whatever the logits' dtype, so large logits
-neither overflow nor give NaN. CPU (bfloat16 autocast, float16 tensors) always; CUDA when present."""
+neither overflow nor give NaN. CPU (bfloat16 autocast, float16 tensors) always; CUDA when
+present."""
 import os.path as osp
 import subprocess
 import sys
