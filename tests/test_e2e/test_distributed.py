@@ -86,3 +86,19 @@ def test_dist_scripts_check_their_arguments():
                          text=True)
     assert res.returncode == 2 and "positive integer, got 'two'" in res.stderr
     assert glob.glob(osp.join(ROOT, 'tools', '*.sh'))
+
+
+@pytest.mark.slow
+def test_mim_train_with_the_pytorch_launcher(tiny, tmp_path):
+    import sys
+    mim = osp.join(osp.dirname(sys.executable), 'mim')
+    wd = tmp_path / 'wd'
+    log = run([
+        mim, 'train', 'mmdet', CONFIGS['eqlv2'], '--launcher', 'pytorch', '--gpus', '2', '--port',
+        str(free_port()), '-y', '--work-dir',
+        str(wd), '--cfg-options', *options(tiny, 'eqlv2', iters=2)
+    ],
+              env=dist_env(),
+              executable=False)
+    assert log.count('the gloo backend instead of nccl') == 2  # one per process
+    assert osp.isfile(wd / 'iter_2.pth') and 'lvis/bbox_APr' in log

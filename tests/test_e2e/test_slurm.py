@@ -68,7 +68,8 @@ MpiDefault=none
 ReturnToService=2
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
-NodeName={host} CPUs={cpus} State=UNKNOWN
+GresTypes=gpu
+NodeName={host} CPUs={cpus} Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
 
@@ -96,6 +97,11 @@ def slurm():
                 d_port=free_port(),
                 root=root,
                 cpus=os.cpu_count()))
+    # two GPU "slots" without devices: srun's --gres=gpu:N (which mim always passes) can be
+    # satisfied; the tasks still find no CUDA and run on the CPU
+    with open(osp.join(root, 'gres.conf'), 'w') as f:
+        f.write(
+            f'NodeName={host} Name=gpu File=/dev/null\nNodeName={host} Name=gpu File=/dev/zero\n')
     env = dict(os.environ, SLURM_CONF=conf)
     procs = []
     try:
@@ -193,3 +199,20 @@ def test_slurm_train_runs_two_tasks_through_a_real_slurm(slurm, tiny, tmp_path):
               env=env,
               executable=False)
     assert 'lvis/segm_APr' in log
+
+
+@pytest.mark.slow
+def test_mim_train_with_the_slurm_launcher(slurm, tiny, tmp_path):
+    import sys
+    mim = osp.join(osp.dirname(sys.executable), 'mim')
+    wd = tmp_path / 'wd'
+    env = dict(slurm, MASTER_PORT=str(free_port()), OMP_NUM_THREADS='1')
+    log = run([
+        mim, 'train', 'mmdet', CONFIGS['eqlv2'], '--launcher', 'slurm', '--gpus', '2',
+        '--gpus-per-node', '2', '--cpus-per-task', '1', '--partition', 'debug', '-y', '--work-dir',
+        str(wd), '--cfg-options', *options(tiny, 'eqlv2', iters=2)
+    ],
+              env=env,
+              executable=False)
+    assert 'the gloo backend instead of nccl' in log
+    assert osp.isfile(wd / 'iter_2.pth') and 'lvis/bbox_APr' in log
