@@ -78,21 +78,18 @@ class ClassFrequency:
         return out
 
 
-def count_categories(ann: dict, progress: bool = False) -> dict:
-    """Counts image_count / instance_count per category of an LVIS- or COCO-format dict.
+def index_annotations(ann: dict, progress: bool = False):
+    """Validates an LVIS- or COCO-format dict and indexes its annotations.
 
-    Args:
-        ann: the loaded annotation file (keys ``images``, ``annotations``, ``categories``).
-        progress: show a progress bar over the annotations.
+    Raises ValueError on missing keys, duplicate image or category ids, and annotations that
+    point at unknown images or categories.
 
     Returns:
-        dict with ``categories`` (list of dicts sorted by id: id, name, image_count,
-        instance_count, frequency, freq), ``num_images`` and ``num_images_with_annotations``.
-
-    Raises:
-        ValueError: on a malformed file (missing keys, duplicate ids, annotations that point at
-            unknown images or categories).
+        tuple: (category ids in file order, the argsort of those ids, each annotation's index
+        into the sorted category ids, each annotation's index into the sorted image ids).
     """
+    if not isinstance(ann, dict):
+        raise ValueError(f'expected an LVIS- or COCO-format object, got {type(ann).__name__}')
     for key in ('images', 'annotations', 'categories'):
         if key not in ann:
             raise ValueError(f'annotation file has no "{key}" field; expected an LVIS- or '
@@ -142,6 +139,26 @@ def count_categories(ann: dict, progress: bool = False) -> dict:
         raise ValueError(f'{int(bad.sum())} annotations point at unknown image ids '
                          f'(first: {int(a_img[bad][0])})')
 
+    return cat_ids, cat_order, cat_idx, img_idx
+
+
+def count_categories(ann: dict, progress: bool = False) -> dict:
+    """Counts image_count / instance_count per category of an LVIS- or COCO-format dict.
+
+    Args:
+        ann: the loaded annotation file (keys ``images``, ``annotations``, ``categories``).
+        progress: show a progress bar over the annotations.
+
+    Returns:
+        dict with ``categories`` (list of dicts sorted by id: id, name, image_count,
+        instance_count, frequency, freq), ``num_images`` and ``num_images_with_annotations``.
+
+    Raises:
+        ValueError: on a malformed file (missing keys, duplicate ids, annotations that point at
+            unknown images or categories).
+    """
+    cat_ids, cat_order, cat_idx, img_idx = index_annotations(ann, progress)
+    cats = ann['categories']
     num_cats = len(cat_ids)
     instance_count = np.bincount(cat_idx, minlength=num_cats)
     # one (image, category) pair per image that contains the category
@@ -162,7 +179,8 @@ def count_categories(ann: dict, progress: bool = False) -> dict:
                 instance_count=int(instance_count[k]),
                 frequency=frequency_group(ic),
                 freq=ic / denom))
-    return dict(categories=out, num_images=len(img_ids), num_images_with_annotations=num_with_ann)
+    return dict(
+        categories=out, num_images=len(ann['images']), num_images_with_annotations=num_with_ann)
 
 
 def _from_records(records: Sequence[dict], denom: Optional[int], source: str) -> ClassFrequency:

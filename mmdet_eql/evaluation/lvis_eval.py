@@ -80,7 +80,8 @@ def lvis_eval(gt: Union[str, dict],
               results: Union[str, List[dict]],
               iou_type: str = 'bbox',
               max_dets: int = 300,
-              per_category: bool = False) -> dict:
+              per_category: bool = False,
+              gt_name: Optional[str] = None) -> dict:
     """Evaluates LVIS-format results exactly as lvis-api does, in compiled code.
 
     Args:
@@ -89,6 +90,7 @@ def lvis_eval(gt: Union[str, dict],
         iou_type: 'bbox' or 'segm'.
         max_dets: detections kept per image (LVIS: 300).
         per_category: also return ``per_category``: {category_id: AP} (-1: no ground truth).
+        gt_name: how errors name the ground truth (default: its path, or "ground truth").
 
     Returns:
         dict: AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300, ARs@300, ARm@300, ARl@300
@@ -96,13 +98,19 @@ def lvis_eval(gt: Union[str, dict],
     """
     from faster_coco_eval import COCO, COCOeval_faster
 
+    from mmdet_eql.datasets.class_frequency import index_annotations
+
     if iou_type not in ('bbox', 'segm'):
         raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type!r}")
-    gt_name = gt if isinstance(gt, str) else 'ground truth'
+    gt_name = gt_name or (gt if isinstance(gt, str) else 'ground truth')
     gt = _load(gt, 'ground-truth file')
     for key in ('images', 'annotations', 'categories'):
         if not isinstance(gt, dict) or key not in gt:
             raise ToolError(f'{gt_name}: not an LVIS annotation file (no "{key}")')
+    try:  # duplicate ids, annotations of unknown images or categories
+        index_annotations(gt)
+    except ValueError as e:
+        raise ToolError(f'{gt_name}: {e}') from None
     res_name = results if isinstance(results, str) else 'results'
     results = _load(results, 'results file')
     if not isinstance(results, list):

@@ -47,6 +47,8 @@ def test_config_loads_and_builds(path, tmp_path):
         head_cfg.class_freq = str(tmp_path / 'freq.json')
     assert cfg.custom_imports['imports'] == ['mmdet_eql']
     assert 'work_dir' not in cfg
+    # exact resume: torch's generator state goes into every checkpoint
+    assert dict(type='RNGStateHook') in cfg.get('custom_hooks', [])
     register_all_modules(init_default_scope=True)
     model = MODELS.build(cfg.model)
     head = model.roi_head.bbox_head if hasattr(model, 'roi_head') else model.bbox_head

@@ -66,3 +66,33 @@ def test_unwritable_output_paths(tmp_path):
     assert res.returncode == 2 and 'cannot write class-frequency file' in res.stderr
     res = run(EVAL, LVIS_SAMPLE, LVIS_SAMPLE, '--out-dir', str(blocker / 'sub'))
     assert res.returncode == 2 and 'cannot create output directory' in res.stderr
+
+
+@pytest.mark.parametrize('case,message', [
+    ('duplicate_image', 'duplicate image id'),
+    ('unknown_category', '1 annotations point at unknown category ids (first: 999999)'),
+    ('unknown_image', '1 annotations point at unknown image ids (first: 999999)'),
+    ('missing_key', 'not an LVIS annotation file (no "images")'),
+    ('empty', 'is empty'),
+])
+def test_eval_lvis_malformed_ground_truth(tmp_path, case, message):
+    gt = json.loads(open(LVIS_SAMPLE).read())
+    dets = [
+        dict(image_id=a['image_id'], category_id=a['category_id'], bbox=a['bbox'], score=0.9)
+        for a in gt['annotations'][:20]
+    ]
+    (tmp_path / 'dets.json').write_text(json.dumps(dets))
+    if case == 'duplicate_image':
+        gt['images'].append(dict(gt['images'][0]))
+    elif case == 'unknown_category':
+        gt['annotations'][0]['category_id'] = 999999
+    elif case == 'unknown_image':
+        gt['annotations'][0]['image_id'] = 999999
+    elif case == 'missing_key':
+        del gt['images']
+    bad = tmp_path / 'gt.json'
+    bad.write_text('' if case == 'empty' else json.dumps(gt))
+    res = run(EVAL, str(bad), str(tmp_path / 'dets.json'))
+    assert res.returncode == 2 and message in res.stderr, res.stderr
+    assert str(bad) in res.stderr  # the file is named
+    assert 'Traceback' not in res.stderr

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     for iou in args.iou_type:
         path = results_file(args.results, iou)
         t0 = time.perf_counter()
-        res = lvis_eval(gt, path, iou, per_category=True)
+        res = lvis_eval(gt, path, iou, per_category=True, gt_name=args.gt)
         print(f'{iou}: evaluated {path} in {time.perf_counter() - t0:.1f} s')
         summaries[iou] = res
         if args.out_dir:
