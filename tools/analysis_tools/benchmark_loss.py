@@ -2,9 +2,11 @@
 
     python tools/analysis_tools/benchmark_loss.py [--rois 1024 8192] [--classes 1203]
 
-At LVIS shapes (C = 1203 classes), for N RoIs: median time of forward+backward over repeats, and
-memory: on CUDA the peak allocated during the step, on the CPU the bytes autograd saves for the
-backward pass (torch has no CPU peak counter). Prints a table with the ratio to plain BCE.
+At LVIS shapes (C = 1203 classes), for N RoIs: median time of forward+backward over repeats, the
+losses taking turns round by round (so that a slow spell of a shared machine hits all alike), the
+median over rounds of the time ratio to plain BCE in the same round, and memory: on CUDA the peak
+allocated during a step, on the CPU the bytes autograd saves for the backward pass (torch has no
+CPU peak counter).
 """
 import argparse
 import os.path as osp
@@ -41,60 +43,92 @@ def make_losses(c, device):
     }
 
 
-def measure(fn, width, n, c, device, repeats):
+def _inputs(width, n, c, device):
     g = torch.Generator(device='cpu').manual_seed(0)
     base = torch.randn(n, width, generator=g).to(device)
     labels = torch.randint(0, c + 1, (n, ), generator=g).to(device)
+    return base, labels
+
+
+def _step(fn, base, labels, device) -> float:
+    z = base.clone().requires_grad_()
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    fn(z, labels).backward()
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def memory(fn, width, n, c, device) -> float:
+    """MiB: on CUDA the peak allocated during one step, on the CPU the bytes autograd saves."""
+    base, labels = _inputs(width, n, c, device)
     saved = [0]
 
     def pack(t):
         saved[0] += t.numel() * t.element_size()
         return t
 
-    times = []
-    for i in range(repeats + 3):
-        z = base.clone().requires_grad_()
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            start_mem = torch.cuda.memory_allocated()
-        saved[0] = 0
-        t0 = time.perf_counter()
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            loss = fn(z, labels)
-        loss.backward()
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-        if i >= 3:  # warm-up
-            times.append(time.perf_counter() - t0)
-    mem = (torch.cuda.max_memory_allocated() - start_mem) if device.type == 'cuda' else saved[0]
-    return statistics.median(times) * 1e3, mem / 2**20
+    z = base.clone().requires_grad_()
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        start_mem = torch.cuda.memory_allocated()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = fn(z, labels)
+    loss.backward()
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - start_mem) / 2**20
+    return saved[0] / 2**20
+
+
+def measure_interleaved(losses: dict, n, c, device, rounds, block):
+    """Median forward+backward time (ms) per loss, and the median over rounds of each loss's
+    time divided by plain BCE's in the same round. Each round runs every loss ``block`` times in
+    a row (its block median is the round's time), the losses taking turns round after round, so
+    a slow spell of a shared machine hits all of them alike."""
+    inputs = {name: _inputs(w, n, c, device) for name, (w, _) in losses.items()}
+    times = {name: [] for name in losses}
+    for name, (_, fn) in losses.items():  # warm-up
+        for _ in range(3):
+            _step(fn, *inputs[name], device)
+    for _ in range(rounds):
+        for name, (_, fn) in losses.items():
+            times[name].append(
+                statistics.median(_step(fn, *inputs[name], device) for _ in range(block)))
+    base = times['sigmoid BCE']
+    return {
+        name: (statistics.median(ts) * 1e3,
+               statistics.median(t / b for t, b in zip(ts, base)))
+        for name, ts in times.items()
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--rois', type=int, nargs='+', default=[1024, 8192])
     parser.add_argument('--classes', type=int, default=1203)
-    parser.add_argument('--repeats', type=int, default=50)
+    parser.add_argument('--rounds', type=int, default=20, help='rounds of turns')
+    parser.add_argument('--block', type=int, default=10, help='steps per loss in a round')
     parser.add_argument('--device', nargs='+', default=None, help='default: cpu, and cuda if any')
     args = parser.parse_args(argv)
     devices = args.device or (['cpu'] + (['cuda'] if torch.cuda.is_available() else []))
     print(f'torch {torch.__version__}, threads {torch.get_num_threads()}')
-    print('| device | N | loss | median fwd+bwd (ms) | ratio to BCE | memory (MiB) |')
+    print('| device | N | loss | median fwd+bwd (ms) | median ratio to BCE, same round | '
+          'memory (MiB) |')
     print('| --- | --- | --- | --- | --- | --- |')
     for dev in devices:
         device = torch.device(dev)
         losses = make_losses(args.classes, device)
         for n in args.rois:
-            res = {
-                name: measure(fn, w, n, args.classes, device, args.repeats)
-                for name, (w, fn) in losses.items()
-            }
-            base = res['sigmoid BCE'][0]
+            res = measure_interleaved(losses, n, args.classes, device, args.rounds, args.block)
             mem_kind = 'peak' if device.type == 'cuda' else 'saved for backward'
-            for name, (ms, mib) in res.items():
+            for name, (ms, ratio) in res.items():
+                mib = memory(losses[name][1], losses[name][0], n, args.classes, device)
                 print(
-                    f'| {dev} | {n} | {name} | {ms:.2f} | {ms / base:.2f}x | '
+                    f'| {dev} | {n} | {name} | {ms:.2f} | {ratio:.2f}x | '
                     f'{mib:.1f} ({mem_kind}) |',
                     flush=True)
     return 0
