@@ -36,3 +36,15 @@ def test_demo_runs_end_to_end(tmp_path):
     # a second run reuses the trained models and the dataset
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0 and 'done earlier' in res.stdout
+    # report only: seed 1 was never trained, it is left out and nothing trains
+    res = subprocess.run(
+        cmd[:cmd.index('--max-iters')] +
+        ['--report-only', '--seeds', '0', '1', '--methods', 'softmax', 'eql', 'eqlv2'],
+        capture_output=True,
+        text=True,
+        cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert 'eql seed 1: no finished run, left out of the report' in res.stdout
+    assert '| EQL, rare+common | 0 |' in res.stdout and 'EQLv2' not in res.stdout.split(
+        'LVIS-like')[1]
+    assert 'training' not in res.stdout

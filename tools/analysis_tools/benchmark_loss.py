@@ -100,8 +100,7 @@ def measure_interleaved(losses: dict, n, c, device, rounds, block):
                 statistics.median(_step(fn, *inputs[name], device) for _ in range(block)))
     base = times['sigmoid BCE']
     return {
-        name: (statistics.median(ts) * 1e3,
-               statistics.median(t / b for t, b in zip(ts, base)))
+        name: (statistics.median(ts) * 1e3, statistics.median(t / b for t, b in zip(ts, base)))
         for name, ts in times.items()
     }
 

@@ -73,6 +73,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options', nargs='+', default=[], help='extra key=value overrides for every run')
     parser.add_argument(
+        '--report-only',
+        action='store_true',
+        help='train nothing: report the finished runs of the work dir among --methods and '
+        '--seeds (each method over the seeds it has)')
+    parser.add_argument(
         '--retrain',
         action='store_true',
         help='train again even when a finished run is in the work dir')
@@ -191,20 +196,23 @@ def mean_spread(values):
 def report(all_results: dict, args, data_root: str) -> str:
     panels = [('bbox/lvis', 'bbox, LVIS-like val'), ('segm/lvis', 'segm, LVIS-like val'),
               ('bbox/strict', 'bbox, strict val'), ('segm/strict', 'segm, strict val')]
-    seeds = args.seeds
-    spread = len(seeds) > 1
+    methods = [m for m in args.methods if all_results.get(m)]
+    seeds_of = {m: sorted(all_results[m]) for m in methods}
+    all_seeds = sorted({s for m in methods for s in seeds_of[m]})
     lines = [
-        f'Embedded long-tailed benchmark, preset {args.preset}, seeds {seeds}: AP in %, ' +
-        ('mean ± sample std over seeds' if spread else 'one seed')
+        f'Embedded long-tailed benchmark, preset {args.preset}, seeds {all_seeds}: AP in %, '
+        'mean ± sample std over the seeds of each method (one seed: no spread)'
     ]
     for val, title in (('lvis', 'LVIS-like val (federated negatives)'),
                        ('strict', 'strict val (every absent class a negative)')):
         lines += [
-            '', f'{title}:', '', '| method | ' + ' | '.join(f'{iou} {k}' for iou in ('box', 'mask')
-                                                            for k in KEYS) + ' |',
-            '|' + ' --- |' * (1 + 2 * len(KEYS))
+            '', f'{title}:', '', '| method | seeds | ' + ' | '.join(f'{iou} {k}'
+                                                                    for iou in ('box', 'mask')
+                                                                    for k in KEYS) + ' |',
+            '|' + ' --- |' * (2 + 2 * len(KEYS))
         ]
-        for m in args.methods:
+        for m in methods:
+            seeds = seeds_of[m]
             cells = []
             for iou in ('bbox', 'segm'):
                 for k in KEYS:
@@ -212,33 +220,35 @@ def report(all_results: dict, args, data_root: str) -> str:
                         cells.append('-')
                         continue
                     mu, sd = mean_spread([all_results[m][s][f'{iou}/{val}'][k] for s in seeds])
-                    cells.append(f'{mu:.1f}' + (f' ± {sd:.1f}' if spread else ''))
-            lines.append(f'| {LABELS[m]} | ' + ' | '.join(cells) + ' |')
+                    cells.append(f'{mu:.1f}' + (f' ± {sd:.1f}' if len(seeds) > 1 else ''))
+            lines.append(f'| {LABELS[m]} | {",".join(map(str, seeds))} | ' + ' | '.join(cells) +
+                         ' |')
     text = '\n'.join(lines)
 
     # plots: seed-averaged group AP; per-category AP of the first seed
     group = {
         title: {
             LABELS[m]: {
-                k: np.mean([all_results[m][s][key][k] for s in seeds])
+                k: np.mean([all_results[m][s][key][k] for s in seeds_of[m]])
                 for k in KEYS
             }
-            for m in args.methods if key in all_results[m][seeds[0]]
+            for m in methods if key in all_results[m][seeds_of[m][0]]
         }
         for key, title in panels
     }
     plots.plot_group_ap(
         group,
         osp.join(args.work_dir, 'ap_by_group.png'),
-        title=f'Embedded long-tailed benchmark ({args.preset}), seeds {seeds}')
+        title=f'Embedded long-tailed benchmark ({args.preset}), mean over seeds {all_seeds}')
     with open(osp.join(data_root, 'annotations', 'train.json')) as f:
         counts, groups = plots.category_stats(json.load(f)['categories'])
     per_cat = {
         LABELS[m]: {
-            c: float(np.mean([all_results[m][s]['bbox/lvis']['per_category'][c] for s in seeds]))
-            for c in all_results[m][seeds[0]]['bbox/lvis']['per_category']
+            c: float(
+                np.mean([all_results[m][s]['bbox/lvis']['per_category'][c] for s in seeds_of[m]]))
+            for c in all_results[m][seeds_of[m][0]]['bbox/lvis']['per_category']
         }
-        for m in args.methods
+        for m in methods
     }
     plots.plot_per_category_ap(
         per_cat,
@@ -263,8 +273,16 @@ def main(argv=None) -> int:
     for m in args.methods:
         all_results[m] = {}
         for s in args.seeds:
-            prefix = train_and_test(m, s, args, data_root, num_classes, image_size)
+            if args.report_only:
+                prefix = osp.join(args.work_dir, f'{m}_seed{s}', 'dets')
+                if not osp.isfile(prefix + '.bbox.json'):
+                    print(f'[demo] {m} seed {s}: no finished run, left out of the report')
+                    continue
+            else:
+                prefix = train_and_test(m, s, args, data_root, num_classes, image_size)
             all_results[m][s] = evaluate(prefix, data_root)
+    if not any(all_results.values()):
+        raise SystemExit(f'error: no finished run in {args.work_dir} for these methods and seeds')
     text = report(all_results, args, data_root)
     with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
         json.dump(
