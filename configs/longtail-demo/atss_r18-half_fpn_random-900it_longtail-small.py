@@ -61,3 +61,5 @@ model = dict(
 
 val_evaluator = dict(metric=['bbox'])
 test_evaluator = val_evaluator
+# no RoI classifier to monitor: only the exact-resume hook
+custom_hooks = [dict(type='RNGStateHook')]

@@ -111,5 +111,7 @@ default_hooks = dict(
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False, base_batch_size=8)
-# torch's generator state in checkpoints: a run resumed after a crash continues exactly
-custom_hooks = [dict(type='RNGStateHook')]
+# torch's generator state in checkpoints: a run resumed after a crash continues exactly; and the
+# per-class positive/negative gradient ratio of the RoI classifier (grad_ratio.json / .png in the
+# run's log directory; it only reads gradients)
+custom_hooks = [dict(type='RNGStateHook'), dict(type='GradientRatioMonitorHook', interval=100)]

@@ -11,4 +11,8 @@ model = dict(
             prior_prob=0.001,
             loss_cls=dict(
                 _delete_=True, type='EQLLoss', num_classes={{_base_.num_classes}}, lambda_=0.0))))
-custom_hooks = [dict(type='ClassFreqCheckHook'), dict(type='RNGStateHook')]
+custom_hooks = [
+    dict(type='ClassFreqCheckHook'),
+    dict(type='RNGStateHook'),
+    dict(type='GradientRatioMonitorHook', interval=100)
+]
