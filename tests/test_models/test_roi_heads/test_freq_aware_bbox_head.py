@@ -55,7 +55,8 @@ def test_head_checks_num_classes_and_names():
         MODELS.build(head_cfg(class_freq=[0.1] * 4))
     with pytest.raises(ValueError, match='declare them once'):
         MODELS.build(head_cfg(loss_cls=dict(type='EQLLoss', num_classes=5, class_freq=[0.1] * 5)))
-    with pytest.raises(ValueError, match='needs class frequencies'):
+    # neither the head nor the loss has frequencies: the loss refuses to be built
+    with pytest.raises(ValueError, match='EQLLoss built without class frequencies'):
         MODELS.build(head_cfg(class_freq=None))
     head = MODELS.build(
         head_cfg(
