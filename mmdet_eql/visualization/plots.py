@@ -128,3 +128,43 @@ def plot_grad_ratio(report: dict, out_file: str, title: str = 'Gradient ratio') 
     fig.tight_layout()
     fig.savefig(out_file, dpi=130)
     plt.close(fig)
+
+
+def plot_grad_ratio_compare(reports: Dict[str, dict],
+                            out_file: str,
+                            title: str = 'Positive / negative gradient ratio per class') -> None:
+    """One panel: each method's per-class gradient ratio (log y) against training images (log x),
+    as points and a moving mean (GradientRatioMonitorHook reports)."""
+    plt = _plt()
+    markers = ['o', '^', 's', 'D', 'v', 'P']
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    floor = 1e-4
+    for i, (name, rep) in enumerate(reports.items()):
+        cats = [c for c in rep['categories'] if c.get('image_count', 0) > 0]
+        if not cats:
+            continue
+        xs = np.array([c['image_count'] for c in cats], dtype=float)
+        ys = np.array([max(c['ratio'], floor) for c in cats])
+        pts = ax.scatter(xs, ys, marker=markers[i % len(markers)], s=14, alpha=0.45)
+        order = np.argsort(xs)
+        k = max(3, len(order) // 8)
+        trend = np.exp(np.convolve(np.log(ys[order]), np.ones(k) / k, mode='valid'))
+        ax.plot(
+            xs[order][k // 2:k // 2 + len(trend)],
+            trend,
+            color=pts.get_facecolor()[0][:3],
+            lw=1.5,
+            label=name)
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.axhline(1.0, color='grey', lw=0.5)
+    ax.axvline(10.5, color='grey', lw=0.5, ls='--')
+    ax.axvline(100.5, color='grey', lw=0.5, ls='--')
+    ax.set_xlabel('training images of the category')
+    ax.set_ylabel('accumulated positive / negative gradient')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=130)
+    plt.close(fig)

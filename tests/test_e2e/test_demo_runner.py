@@ -25,7 +25,9 @@ def test_demo_runs_end_to_end(tmp_path):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert 'LVIS-like val (federated negatives):' in res.stdout
     assert '| EQL, rare+common |' in res.stdout
-    for f in ('results.md', 'results.json', 'ap_by_group.png', 'per_category_ap.png'):
+    assert '| rare | common | frequent |' in res.stdout  # the gradient-ratio monitor's table
+    for f in ('results.md', 'results.json', 'ap_by_group.png', 'per_category_ap.png',
+              'grad_ratio.png'):
         assert (wd / f).stat().st_size > 0, f
     results = json.loads((wd / 'results.json').read_text())['results']
     for method in ('softmax', 'eql'):

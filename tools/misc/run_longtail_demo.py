@@ -13,6 +13,7 @@
    writes results.json, results.md and two plots under work_dirs/longtail_demo/.
 """
 import argparse
+import glob
 import json
 import os
 import os.path as osp
@@ -256,7 +257,37 @@ def report(all_results: dict, args, data_root: str) -> str:
         groups,
         osp.join(args.work_dir, 'per_category_ap.png'),
         title='Per-category bbox AP (LVIS-like val) against training images')
-    return text
+    return text + grad_ratio_report(methods, seeds_of, args)
+
+
+def grad_ratio_report(methods, seeds_of, args) -> str:
+    """The gradient-ratio monitor's reports (two-stage runs): a table of the mean ratio per
+    frequency group, mean over seeds, and a plot of the first seed's per-class ratios."""
+    found = {}
+    for m in methods:
+        reps = []
+        for s in seeds_of[m]:
+            files = sorted(
+                glob.glob(osp.join(args.work_dir, f'{m}_seed{s}', '*', 'grad_ratio.json')))
+            if files:
+                reps.append(load_json(files[-1], progress=False))
+        if reps:
+            found[m] = reps
+    if not found:
+        return ''
+    lines = [
+        '', 'Mean positive/negative gradient ratio of the RoI classifier per frequency group '
+        '(GradientRatioMonitorHook; a class with g << 1 is pushed down far more than up):', '',
+        '| method | seeds | rare | common | frequent |', '| --- | --- | --- | --- | --- |'
+    ]
+    for m, reps in found.items():
+        cells = [f"{np.mean([r['mean_ratio_by_group'][g] for r in reps]):.3g}" for g in 'rcf']
+        lines.append(f'| {LABELS[m]} | {len(reps)} | ' + ' | '.join(cells) + ' |')
+    plots.plot_grad_ratio_compare({
+        LABELS[m]: reps[0]
+        for m, reps in found.items()
+    }, osp.join(args.work_dir, 'grad_ratio.png'))
+    return '\n' + '\n'.join(lines)
 
 
 def main(argv=None) -> int:
@@ -303,7 +334,9 @@ def main(argv=None) -> int:
     with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
         f.write(text + '\n')
     print('\n' + text)
-    print(f'\n[demo] plots: {args.work_dir}/ap_by_group.png, {args.work_dir}/per_category_ap.png')
+    extra = ', grad_ratio.png' if osp.isfile(osp.join(args.work_dir, 'grad_ratio.png')) else ''
+    print(f'\n[demo] plots: {args.work_dir}/ap_by_group.png, {args.work_dir}/per_category_ap.png' +
+          extra)
     print(f'[demo] total {time.perf_counter() - t0:.0f} s')
     return 0
 
