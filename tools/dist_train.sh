@@ -9,30 +9,9 @@
 # Environment: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
 # PYTHON (the interpreter: python by default; the repo's .venv/bin/python when it exists).
 set -euo pipefail
-if [ $# -lt 2 ]; then
-    echo "usage: $0 CONFIG NUM_PROCS_PER_NODE [tools/train.py arguments ...]" >&2
-    exit 2
-fi
+source "$(dirname "$0")/_launch.sh"
+usage_unless 2 $# "$0 CONFIG NUM_PROCS_PER_NODE [tools/train.py arguments ...]"
 CONFIG=$1
 NPROC=$2
 shift 2
-case "$NPROC" in
-    ''|*[!0-9]*|0) echo "error: NUM_PROCS_PER_NODE must be a positive integer, got '$NPROC'" >&2; exit 2;;
-esac
-DIR=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(dirname "$DIR")
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python; fi
-fi
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-
-PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$NPROC" \
-    --master_port="$PORT" \
-    "$DIR/train.py" "$CONFIG" --launcher pytorch "$@"
+launch_torchrun "$NPROC" train.py "$CONFIG" "$@"

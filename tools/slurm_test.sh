@@ -1,43 +1,17 @@
 #!/usr/bin/env bash
-# Testing under Slurm with srun, one task per GPU (mmengine reads SLURM_PROCID, SLURM_NTASKS,
-# SLURM_NODELIST; on nodes without CUDA the tasks are CPU processes with the gloo backend).
+# Testing under Slurm with srun, one task per GPU (on nodes without CUDA: CPU processes with the
+# gloo backend).
 #
 #   tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [tools/test.py arguments ...]
 #
-# Environment: GPUS (tasks in all, 8), GPUS_PER_NODE (tasks per node, min(GPUS, 8)),
-# CPUS_PER_TASK (5), SRUN_ARGS (extra srun flags, e.g. "--quotatype=auto"),
-# GRES (gpu:GPUS_PER_NODE; set it empty for CPU-only nodes), PORT (MASTER_PORT, 29500),
-# PYTHON (python by default; the repo's .venv/bin/python when it exists).
+# Environment: as tools/slurm_train.sh (GPUS, GPUS_PER_NODE, CPUS_PER_TASK, SRUN_ARGS, GRES, PORT,
+# PYTHON).
 set -euo pipefail
-if [ $# -lt 4 ]; then
-    echo "usage: $0 PARTITION JOB_NAME CONFIG CHECKPOINT [tools/test.py arguments ...]" >&2
-    exit 2
-fi
+source "$(dirname "$0")/_launch.sh"
+usage_unless 4 $# "$0 PARTITION JOB_NAME CONFIG CHECKPOINT [tools/test.py arguments ...]"
 PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
 CHECKPOINT=$4
 shift 4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-$(( GPUS < 8 ? GPUS : 8 ))}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-}
-GRES=${GRES-gpu:${GPUS_PER_NODE}}
-DIR=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(dirname "$DIR")
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python; fi
-fi
-export MASTER_PORT=${PORT:-${MASTER_PORT:-29500}}
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-
-# shellcheck disable=SC2086  # SRUN_ARGS is a list of flags
-srun -p "$PARTITION" \
-    --job-name="$JOB_NAME" \
-    ${GRES:+--gres="$GRES"} \
-    --ntasks="$GPUS" \
-    --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" \
-    --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    "$PYTHON" -u "$DIR/test.py" "$CONFIG" "$CHECKPOINT" --launcher=slurm "$@"
+launch_srun "$PARTITION" "$JOB_NAME" test.py "$CONFIG" "$CHECKPOINT" "$@"
