@@ -117,17 +117,7 @@ def plot_grad_ratio(report: dict, out_file: str, title: str = 'Gradient ratio') 
                        alpha=0.7,
                        edgecolors='none',
                        label=f'{GROUP_LABELS[g]} (mean {np.mean([c["ratio"] for c in sel]):.3g})')
-    ax.set_xscale('log')
-    ax.set_yscale('log')
-    ax.axhline(1.0, color='grey', lw=0.5)
-    ax.set_xlabel('training images of the category')
-    ax.set_ylabel('accumulated positive / negative gradient')
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out_file, dpi=130)
-    plt.close(fig)
+    _finish_ratio_axes(fig, ax, title, out_file)
 
 
 def plot_grad_ratio_compare(reports: Dict[str, dict],
@@ -155,6 +145,11 @@ def plot_grad_ratio_compare(reports: Dict[str, dict],
             color=pts.get_facecolor()[0][:3],
             lw=1.5,
             label=name)
+    _finish_ratio_axes(fig, ax, title, out_file)
+
+
+def _finish_ratio_axes(fig, ax, title: str, out_file: str) -> None:
+    """Log-log axes of gradient ratio against training images, saved and closed."""
     ax.set_xscale('log')
     ax.set_yscale('log')
     ax.axhline(1.0, color='grey', lw=0.5)
@@ -167,4 +162,4 @@ def plot_grad_ratio_compare(reports: Dict[str, dict],
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(out_file, dpi=130)
-    plt.close(fig)
+    _plt().close(fig)

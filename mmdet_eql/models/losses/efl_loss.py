@@ -12,7 +12,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from .grad_stats import GradientStatistics
-from .utils import check_finite_and_labels
+from .utils import check_finite_and_labels, check_loss_args
 
 
 def efl_focusing_factors(ratio: Tensor, gamma_b: float, scale_factor: float) -> Tensor:
@@ -60,14 +60,10 @@ class EqualizedFocalLoss(nn.Module):
                  loss_weight: float = 1.0,
                  check_inputs: bool = True) -> None:
         super().__init__()
-        if not use_sigmoid:
-            raise ValueError('EqualizedFocalLoss is a sigmoid loss: use_sigmoid must be True')
-        if not isinstance(gamma_b, (int, float)) or gamma_b <= 0:
-            raise ValueError(f'gamma_b must be a number > 0, got {gamma_b!r}')
-        if not isinstance(scale_factor, (int, float)) or scale_factor < 0:
-            raise ValueError(f'scale_factor must be a number >= 0, got {scale_factor!r}')
-        if reduction not in ('none', 'mean', 'sum'):
-            raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        check_loss_args(
+            'EqualizedFocalLoss', num_classes, use_sigmoid, reduction, scale_factor=scale_factor)
+        if not isinstance(gamma_b, (int, float)) or not gamma_b > 0:
+            raise ValueError(f'EqualizedFocalLoss: gamma_b must be a number > 0, got {gamma_b!r}')
         self.num_classes = num_classes
         self.gamma_b = float(gamma_b)
         self.scale_factor = float(scale_factor)

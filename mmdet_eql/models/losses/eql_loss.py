@@ -8,7 +8,6 @@ import contextvars
 import logging
 from typing import Dict, List, Optional, Sequence, Union
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -19,7 +18,7 @@ from torch import Tensor
 
 from mmdet_eql.datasets.class_frequency import (ClassFrequency, check_num_classes,
                                                 resolve_class_freq, summarize_protection)
-from .utils import check_finite_and_labels
+from .utils import check_finite_and_labels, check_loss_args
 
 #: True while a frequency-aware bbox head builds its loss: that head supplies the frequencies
 _FREQ_SUPPLIED_BY_HEAD = contextvars.ContextVar('mmdet_eql_freq_supplied_by_head', default=False)
@@ -156,15 +155,7 @@ class EQLLoss(nn.Module):
                  loss_weight: float = 1.0,
                  check_inputs: bool = True) -> None:
         super().__init__()
-        if not use_sigmoid:
-            raise ValueError('EQLLoss is a sigmoid loss: use_sigmoid=False is not supported (it '
-                             'probably leaked from a CrossEntropyLoss base; use _delete_=True)')
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f'num_classes must be a positive int, got {num_classes!r}')
-        if not (isinstance(lambda_, (int, float)) and np.isfinite(lambda_) and lambda_ >= 0):
-            raise ValueError(f'lambda_ must be a finite number >= 0, got {lambda_!r}')
-        if reduction not in ('none', 'mean', 'sum'):
-            raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        check_loss_args('EQLLoss', num_classes, use_sigmoid, reduction, lambda_=lambda_)
         self.num_classes = num_classes
         self.lambda_ = float(lambda_)
         self.reduction = reduction

@@ -13,7 +13,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from .grad_stats import GradientStatistics
-from .utils import check_finite_and_labels
+from .utils import check_finite_and_labels, check_loss_args
 
 
 def eqlv2_weights(ratio: Tensor, gamma: float, mu: float, alpha: float):
@@ -63,15 +63,8 @@ class EqualizationLossV2(nn.Module):
                  loss_weight: float = 1.0,
                  check_inputs: bool = True) -> None:
         super().__init__()
-        if not use_sigmoid:
-            raise ValueError('EqualizationLossV2 is a sigmoid loss: use_sigmoid=False is not '
-                             'supported (it probably leaked from a CrossEntropyLoss base; use '
-                             '_delete_=True)')
-        if reduction not in ('none', 'mean', 'sum'):
-            raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
-        for name, value in (('gamma', gamma), ('alpha', alpha)):
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f'{name} must be a number >= 0, got {value!r}')
+        check_loss_args(
+            'EqualizationLossV2', num_classes, use_sigmoid, reduction, gamma=gamma, alpha=alpha)
         self.num_classes = num_classes
         self.gamma = float(gamma)
         self.mu = float(mu)

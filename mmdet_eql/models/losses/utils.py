@@ -1,4 +1,6 @@
 """Input checks shared by the project's classification losses."""
+from numbers import Real
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -29,3 +31,22 @@ def check_finite_and_labels(loss_name: str, cls_score: Tensor, labels: Tensor,
         if bad:
             raise FloatingPointError(f'{loss_name}: cls_score has {bad} NaN or infinite entries '
                                      f'of {cls_score.numel()}')
+
+
+def check_loss_args(loss_name: str, num_classes, use_sigmoid: bool, reduction: str,
+                    **non_negative: Real) -> None:
+    """The constructor checks the project's sigmoid losses share: num_classes a positive int,
+    use_sigmoid True (False usually leaked from a CrossEntropyLoss base config), a known reduction,
+    and the named hyper-parameters numbers >= 0."""
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f'{loss_name}: num_classes must be a positive int, got {num_classes!r}')
+    if not use_sigmoid:
+        raise ValueError(f'{loss_name} is a sigmoid loss: use_sigmoid=False is not supported (it '
+                         'probably leaked from a CrossEntropyLoss base; use _delete_=True)')
+    if reduction not in ('none', 'mean', 'sum'):
+        raise ValueError(f"{loss_name}: reduction must be 'none', 'mean' or 'sum', got "
+                         f'{reduction!r}')
+    for name, value in non_negative.items():
+        if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value) \
+                or value < 0:
+            raise ValueError(f'{loss_name}: {name} must be a finite number >= 0, got {value!r}')

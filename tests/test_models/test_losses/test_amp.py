@@ -45,35 +45,21 @@ def test_half_precision_logits_give_a_float32_finite_loss(name, dtype):
     assert z.grad.dtype == dtype and torch.isfinite(z.grad.float()).all()
 
 
-@pytest.mark.parametrize('name', ['EQLLoss', 'EqualizationLossV2', 'EqualizedFocalLoss'])
-def test_cpu_autocast(name):
-    loss_fn, width = losses()[name]
-    fc = torch.nn.Linear(8, width)
-    x = torch.randn(4, 8) * 50
-    labels = torch.tensor([0, 1, C, 3])
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        z = fc(x)
-        assert z.dtype == torch.bfloat16
-        out = loss_fn(z, labels)
-    assert out.dtype == torch.float32 and torch.isfinite(out)
-    out.backward()
-    assert torch.isfinite(fc.weight.grad).all()
-
-
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 
 
-@requires_cuda
 @pytest.mark.parametrize('name', ['EQLLoss', 'EqualizationLossV2', 'EqualizedFocalLoss'])
-def test_cuda_autocast_float16(name):
+@pytest.mark.parametrize('device,dtype', [('cpu', torch.bfloat16),
+                                          pytest.param('cuda', torch.float16, marks=requires_cuda)])
+def test_autocast(name, device, dtype):
     loss_fn, width = losses()[name]
-    loss_fn = loss_fn.cuda()
-    fc = torch.nn.Linear(8, width).cuda()
-    x = torch.randn(4, 8, device='cuda') * 50
-    labels = torch.tensor([0, 1, C, 3], device='cuda')
-    with torch.autocast('cuda', dtype=torch.float16):
+    loss_fn = loss_fn.to(device)
+    fc = torch.nn.Linear(8, width).to(device)
+    x = torch.randn(4, 8, device=device) * 50
+    labels = torch.tensor([0, 1, C, 3], device=device)
+    with torch.autocast(device, dtype=dtype):
         z = fc(x)
-        assert z.dtype == torch.float16
+        assert z.dtype == dtype
         out = loss_fn(z, labels)
     assert out.dtype == torch.float32 and torch.isfinite(out)
     out.backward()
