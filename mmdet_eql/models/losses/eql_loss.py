@@ -18,7 +18,7 @@ from torch import Tensor
 
 from mmdet_eql.datasets.class_frequency import (ClassFrequency, check_num_classes,
                                                 resolve_class_freq, summarize_protection)
-from .utils import check_finite_and_labels, check_loss_args
+from .utils import check_finite_and_labels, check_loss_args, roi_accuracy
 
 #: True while a frequency-aware bbox head builds its loss: that head supplies the frequencies
 _FREQ_SUPPLIED_BY_HEAD = contextvars.ContextVar('mmdet_eql_freq_supplied_by_head', default=False)
@@ -210,14 +210,7 @@ class EQLLoss(nn.Module):
     def get_accuracy(self, cls_score: Tensor, labels: Tensor) -> Dict[str, Tensor]:
         """Accuracy (%) of argmax-over-classes on foreground RoIs, and of score >= 0.5 as the
         foreground/background decision over all RoIs."""
-        fg = labels < self.num_classes
-        pred = cls_score.argmax(1)
-        n_fg = fg.sum().clamp(min=1)
-        acc_fg = ((pred == labels) & fg).sum() * 100.0 / n_fg
-        is_fg_pred = cls_score.max(1).values >= 0  # sigmoid >= 0.5
-        acc_objectness = (is_fg_pred == fg).float().mean() * 100.0 if labels.numel() else \
-            cls_score.new_zeros(())
-        return dict(acc_cls=acc_fg, acc_objectness=acc_objectness)
+        return roi_accuracy(cls_score, cls_score.max(1).values >= 0, labels)  # sigmoid >= 0.5
 
     def forward(self,
                 cls_score: Tensor,

@@ -13,7 +13,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from .grad_stats import GradientStatistics
-from .utils import check_finite_and_labels, check_loss_args
+from .utils import check_finite_and_labels, check_loss_args, roi_accuracy
 
 
 def eqlv2_weights(ratio: Tensor, gamma: float, mu: float, alpha: float):
@@ -97,13 +97,7 @@ class EqualizationLossV2(nn.Module):
     def get_accuracy(self, cls_score: Tensor, labels: Tensor) -> Dict[str, Tensor]:
         """Accuracy (%) of argmax-over-classes on foreground RoIs, and of s(z_bg) < 0.5 as the
         foreground decision over all RoIs."""
-        fg = labels < self.num_classes
-        pred = cls_score[:, :-1].argmax(1)
-        acc_fg = ((pred == labels) & fg).sum() * 100.0 / fg.sum().clamp(min=1)
-        is_fg_pred = cls_score[:, -1] < 0
-        acc_objectness = (is_fg_pred == fg).float().mean() * 100.0 if labels.numel() else \
-            cls_score.new_zeros(())
-        return dict(acc_cls=acc_fg, acc_objectness=acc_objectness)
+        return roi_accuracy(cls_score[:, :-1], cls_score[:, -1] < 0, labels)
 
     def forward(self,
                 cls_score: Tensor,

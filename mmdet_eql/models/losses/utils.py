@@ -50,3 +50,13 @@ def check_loss_args(loss_name: str, num_classes, use_sigmoid: bool, reduction: s
         if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value) \
                 or value < 0:
             raise ValueError(f'{loss_name}: {name} must be a finite number >= 0, got {value!r}')
+
+
+def roi_accuracy(class_logits: Tensor, is_fg_pred: Tensor, labels: Tensor) -> dict:
+    """Accuracy (%) of argmax over the (N, C) class logits on foreground RoIs (labels < C), and of
+    the (N,) foreground decision ``is_fg_pred`` over all RoIs: the bbox head's custom_accuracy."""
+    fg = labels < class_logits.size(1)
+    acc_cls = ((class_logits.argmax(1) == labels) & fg).sum() * 100.0 / fg.sum().clamp(min=1)
+    acc_objectness = (is_fg_pred == fg).float().mean() * 100.0 if labels.numel() else \
+        class_logits.new_zeros(())
+    return dict(acc_cls=acc_cls, acc_objectness=acc_objectness)
