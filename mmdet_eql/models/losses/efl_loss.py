@@ -20,6 +20,16 @@ def efl_focusing_factors(ratio: Tensor, gamma_b: float, scale_factor: float) -> 
     return gamma_b + scale_factor * (1 - ratio.clamp(0, 1))
 
 
+def efl_grad_magnitude(p_t: Tensor, gamma: Tensor, factor: Tensor) -> Tensor:
+    """|dL/dz| of one focal term L = factor (1 - p_t)^gamma (-log p_t), p_t = s(+-z):
+
+        |dL/dz| = factor (1 - p_t)^gamma [gamma p_t (-log p_t) + (1 - p_t)]
+
+    (both parts of the derivative have the same sign), computed without autograd."""
+    q = 1 - p_t
+    return factor * q.pow(gamma) * (gamma * p_t * -torch.log(p_t.clamp(min=1e-30)) + q)
+
+
 @MODELS.register_module()
 class EqualizedFocalLoss(nn.Module):
     """Equalized Focal Loss, Li et al., CVPR 2022 (https://arxiv.org/abs/2201.02593).
@@ -32,9 +42,13 @@ class EqualizedFocalLoss(nn.Module):
     with g_j the accumulated positive/negative gradient ratio of class j clamped to [0, 1]
     (statistics up to the previous step; 1 before the first, which makes it the focal loss).
     Rare classes (small g_j) get a larger focusing factor, which down-weights their many easy
-    negatives, and the factor gamma_j / gamma_b re-balances their loss. The statistics are the
-    same component as EQLv2's (:class:`GradientStatistics`: |s(z) - y| times the sample weight,
-    buffers, summed across processes when distributed).
+    negatives, and the factor gamma_j / gamma_b re-balances their loss. As in EQLv2, the
+    statistics accumulate the magnitude of the gradient of the loss itself with respect to each
+    logit (here the focal-modulated one, |dL_ij/dz_ij| times the sample weight, before
+    ``avg_factor``), on positives and negatives, in the same component
+    (:class:`GradientStatistics`: buffers, summed across processes when distributed). With the
+    plain BCE gradient |s - y| instead, the thousands of easy negative anchors per object would
+    drive every g_j to about 0 and every class to the largest focusing factor.
 
     A drop-in replacement for mmdet's ``FocalLoss`` (``use_sigmoid=True``) in RetinaNet, ATSS,
     FCOS-style heads: same call, per-sample weights (N,) or (N, C), ``avg_factor`` and reduction.
@@ -123,10 +137,11 @@ class EqualizedFocalLoss(nn.Module):
         prob = torch.sigmoid(logits)
         gamma = self.focusing_factors().to(logits.dtype)  # (C,)
         p_t = prob * y + (1 - prob) * (1 - y)
-        loss = F.binary_cross_entropy_with_logits(logits, y, reduction='none')
-        loss = loss * (1 - p_t).pow(gamma) * (gamma / self.gamma_b)
+        factor = (gamma / self.gamma_b).expand_as(logits)
         if self.alpha >= 0:
-            loss = loss * (self.alpha * y + (1 - self.alpha) * (1 - y))
+            factor = factor * (self.alpha * y + (1 - self.alpha) * (1 - y))
+        loss = F.binary_cross_entropy_with_logits(logits, y, reduction='none')
+        loss = loss * (1 - p_t).pow(gamma) * factor
         if weight is not None:
             weight = weight.float()
             if weight.dim() == 1:
@@ -135,7 +150,11 @@ class EqualizedFocalLoss(nn.Module):
                 raise ValueError(f'EqualizedFocalLoss: weight of shape {tuple(weight.shape)} '
                                  f'does not fit pred {tuple(pred.shape)}')
         if self.training:
-            self.grad_stats.collect_sigmoid(prob, target, weight)
+            with torch.no_grad():
+                magnitude = efl_grad_magnitude(p_t, gamma, factor)
+                if weight is not None:
+                    magnitude = magnitude * weight
+                self.grad_stats.collect(magnitude, target)
         loss = weight_reduce_loss(loss, weight=weight, reduction=reduction, avg_factor=avg_factor)
         return self.loss_weight * loss
 

@@ -57,6 +57,27 @@ def sigmoid_grad_magnitudes(prob: Tensor, labels: Tensor, weight: Optional[Tenso
     return pos, neg
 
 
+def split_by_label(magnitude: Tensor, labels: Tensor):
+    """Per-class sums of an (N, C) gradient magnitude over positive and negative samples.
+
+    Args:
+        magnitude (Tensor): (N, C) |dL/dz_ij|, already weighted.
+        labels (Tensor): (N,) int64 in [0, C]; C means background (no positive column).
+
+    Returns:
+        tuple[Tensor, Tensor]: (C,) float64 P_j = sum_{i: y_i = j} m_ij and
+        N_j = sum_{i: y_i != j} m_ij (the column sum minus the positives).
+    """
+    num_classes = magnitude.size(1)
+    m = magnitude.detach().to(torch.float64)
+    fg = torch.nonzero(labels < num_classes, as_tuple=False).squeeze(1)
+    gt = labels[fg]
+    m_gt = m[fg, gt]
+    pos = torch.zeros(num_classes, dtype=torch.float64, device=m.device).index_add_(0, gt, m_gt)
+    neg = m.sum(0).index_add_(0, gt, -m_gt)
+    return pos, neg
+
+
 class GradientStatistics(nn.Module):
     """Accumulated positive and negative gradient magnitudes per class, and their ratio.
 
@@ -106,6 +127,10 @@ class GradientStatistics(nn.Module):
         self.pos_grad += both[0]
         self.neg_grad += both[1]
         self.num_updates += 1
+
+    def collect(self, magnitude: Tensor, labels: Tensor) -> None:
+        """Adds an (N, C) gradient magnitude per class (see :func:`split_by_label`)."""
+        self.update(*split_by_label(magnitude, labels))
 
     def collect_sigmoid(self,
                         prob: Tensor,

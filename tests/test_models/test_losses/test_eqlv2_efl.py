@@ -10,7 +10,7 @@ from mmdet.models.losses.focal_loss import py_sigmoid_focal_loss
 from mmdet.registry import MODELS
 
 from mmdet_eql.models.losses import (EqualizationLossV2, EqualizedFocalLoss, GradientStatistics,
-                                     sigmoid_grad_magnitudes)
+                                     sigmoid_grad_magnitudes, split_by_label)
 
 
 def make_case(n=40, c=6, seed=0, width=None):
@@ -288,14 +288,33 @@ def test_efl_is_the_focal_loss_before_statistics_and_follows_the_equation_after(
     assert efl(z, onehot).item() == pytest.approx(efl(z, labels).item(), rel=1e-6)
 
 
-def test_efl_statistics_and_errors():
+def test_efl_statistics_are_the_magnitudes_of_its_own_gradient():
+    """The statistics accumulate |dL_ij/dz_ij| of the (focal-modulated, weighted) loss itself:
+    checked against autograd, with statistics set so that the focusing factors differ."""
     z, labels = make_case(c=5, width=5)
     efl = EqualizedFocalLoss(num_classes=5)
+    efl.grad_stats.update(
+        torch.tensor([0.0, 1.0, 2.0, 4.0, 1.0]), torch.tensor([1.0, 2.0, 2.0, 2.0, 4.0]))
+    before_pos = efl.grad_stats.pos_grad.clone()
+    before_neg = efl.grad_stats.neg_grad.clone()
     w = torch.rand(40)
-    efl(z, labels, w)
-    pos, neg = sigmoid_grad_magnitudes(torch.sigmoid(z), labels, w)
-    torch.testing.assert_close(efl.grad_stats.pos_grad, pos)
-    torch.testing.assert_close(efl.grad_stats.neg_grad, neg)
+    zz = z.clone().requires_grad_()
+    efl(zz, labels, w, reduction_override='sum').backward()
+    pos, neg = split_by_label(zz.grad.abs(), labels)
+    torch.testing.assert_close(efl.grad_stats.pos_grad - before_pos, pos, rtol=1e-5, atol=1e-9)
+    torch.testing.assert_close(efl.grad_stats.neg_grad - before_neg, neg, rtol=1e-5, atol=1e-9)
+    # easy negatives barely count: on a typical one-stage batch g stays well above 0
+    fresh = EqualizedFocalLoss(num_classes=5)
+    logits = torch.full((2000, 5), -4.0)  # 2000 easy background anchors
+    logits[:10, 2] = 0.0  # ten positives of class 2, half-way
+    lab = torch.full((2000, ), 5)
+    lab[:10] = 2
+    fresh(logits, lab)
+    assert fresh.grad_stats.ratio()[2] > 1.0  # the BCE gradient |s - y| would give 0.14
+
+
+def test_efl_errors():
+    efl = EqualizedFocalLoss(num_classes=5)
     with pytest.raises(ValueError, match=r'shape \(N, 5\)'):
         efl(torch.zeros(3, 7), torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match='use_sigmoid=True in loss_cls'):
