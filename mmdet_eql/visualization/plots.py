@@ -25,7 +25,8 @@ def plot_group_ap(metrics: Dict[str, Dict[str, dict]],
     plt = _plt()
     keys = ['AP', 'APr', 'APc', 'APf']
     panels = list(metrics)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
+    n_models = max(len(metrics[p]) for p in panels) if panels else 0
     for ax, panel in zip(axes[0], panels):
         models = list(metrics[panel])
         width = 0.8 / max(len(models), 1)
@@ -33,21 +34,26 @@ def plot_group_ap(metrics: Dict[str, Dict[str, dict]],
         for i, m in enumerate(models):
             vals = [100 * max(metrics[panel][m].get(k, 0), 0) for k in keys]
             bars = ax.bar(x + (i - (len(models) - 1) / 2) * width, vals, width, label=m)
-            for b, v in zip(bars, vals):
-                ax.text(
-                    b.get_x() + b.get_width() / 2,
-                    v + 0.5,
-                    f'{v:.1f}',
-                    ha='center',
-                    va='bottom',
-                    fontsize=6)
+            if n_models <= 4:  # value labels only while they stay readable
+                for b, v in zip(bars, vals):
+                    ax.text(
+                        b.get_x() + b.get_width() / 2,
+                        v + 0.5,
+                        f'{v:.1f}',
+                        ha='center',
+                        va='bottom',
+                        fontsize=6)
         ax.set_xticks(x, keys)
         ax.set_title(panel, fontsize=9)
         ax.set_ylabel('AP (%)')
         ax.grid(axis='y', alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    # one legend below the panels, from the panel with the most models
+    fullest = max(range(len(panels)), key=lambda i: len(metrics[panels[i]]))
+    handles, labels = axes[0][fullest].get_legend_handles_labels()
+    rows = (len(labels) + 4) // 5
+    fig.legend(handles, labels, loc='lower center', ncol=min(len(labels), 5), fontsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04 + 0.05 * rows, 1, 1))
     fig.savefig(out_file, dpi=130)
     plt.close(fig)
 

@@ -240,7 +240,7 @@ def report(all_results: dict, args, data_root: str) -> str:
     plots.plot_group_ap(
         group,
         osp.join(args.work_dir, 'ap_by_group.png'),
-        title=f'Embedded long-tailed benchmark ({args.preset}), mean over seeds {all_seeds}')
+        title=f'Embedded long-tailed benchmark ({args.preset}), mean over the seeds of each method')
     with open(osp.join(data_root, 'annotations', 'train.json')) as f:
         counts, groups = plots.category_stats(json.load(f)['categories'])
     per_cat = {
