@@ -11,14 +11,14 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from mmdet.registry import HOOKS
-from mmengine.dist import is_main_process
+from mmengine.dist import get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from mmdet_eql.datasets.class_frequency import (GROUP_NAMES, ClassFrequency, count_categories,
                                                 resolve_class_freq)
-from mmdet_eql.models.losses.grad_stats import RATIO_EPS, distributed_world_size
+from mmdet_eql.models.losses.grad_stats import RATIO_EPS, split_by_label
 
 
 class GradientAccumulator:
@@ -40,13 +40,8 @@ class GradientAccumulator:
 
     def add(self, grad: torch.Tensor, labels: torch.Tensor) -> None:
         """Adds one backward's (N, W) gradient for (N,) labels in [0, C] (C: background)."""
-        C = self.num_classes
-        g = grad.detach()[:, :C].abs().to(torch.float64)
-        labels = labels.detach().long().to(g.device)
-        fg = torch.nonzero(labels < C, as_tuple=False).squeeze(1)
-        g_pos = g[fg, labels[fg]]
-        pos = torch.zeros(C, dtype=torch.float64, device=g.device).index_add_(0, labels[fg], g_pos)
-        neg = g.sum(0).index_add_(0, labels[fg], -g_pos)
+        g = grad.detach()[:, :self.num_classes].abs()
+        pos, neg = split_by_label(g, labels.detach().long().to(g.device))
         self.pos = self.pos.to(g.device) + pos
         self.neg = self.neg.to(g.device) + neg
         self.steps += 1
@@ -71,7 +66,7 @@ class GradientAccumulator:
     def totals(self):
         """(C,) positive and negative sums as numpy, summed over processes when distributed."""
         both = torch.stack([self.pos, self.neg])
-        if distributed_world_size() > 1:
+        if get_world_size() > 1:
             if dist.get_backend() == 'nccl' and not both.is_cuda:
                 both = both.cuda()
             dist.all_reduce(both, op=dist.ReduceOp.SUM)

@@ -142,11 +142,12 @@ class EqualizationLossV2(nn.Module):
         loss = (bce * elem_w).sum(1)
         if weight is not None:
             weight = weight.float()
-        if self.training:
-            stat_w = elem_w[:, :C]
-            if weight is not None:
-                stat_w = stat_w * weight[:, None]
-            self.grad_stats.collect_sigmoid(torch.sigmoid(logits[:, :C]), label, stat_w)
+        if self.training:  # |dL/dz| = |s(z) - y| times the weights used, per class
+            with torch.no_grad():
+                magnitude = (torch.sigmoid(logits[:, :C]) - target[:, :C]).abs() * elem_w[:, :C]
+                if weight is not None:
+                    magnitude = magnitude * weight[:, None]
+                self.grad_stats.collect(magnitude, label)
         loss = weight_reduce_loss(loss, weight=weight, reduction=reduction, avg_factor=avg_factor)
         return self.loss_weight * loss
 

@@ -7,54 +7,11 @@ from typing import Optional
 import torch
 import torch.distributed as dist
 import torch.nn as nn
+from mmengine.dist import get_world_size
 from torch import Tensor
 
 #: the denominator's epsilon of g_j = P_j / (N_j + eps), as in the EQLv2 paper
 RATIO_EPS = 1e-10
-
-
-def distributed_world_size() -> int:
-    """The number of processes when torch.distributed is initialised, else 1."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size()
-    return 1
-
-
-def sigmoid_grad_magnitudes(prob: Tensor, labels: Tensor, weight: Optional[Tensor] = None):
-    """Per-class sums of |dBCE/dz| = |s(z) - y|, split by positive and negative samples.
-
-    Args:
-        prob (Tensor): (N, C) sigmoid scores.
-        labels (Tensor): (N,) int64 in [0, C]; C means background (no positive column).
-        weight (Tensor, optional): (N, C) or (N,) weight of each term (the loss's weights).
-
-    Returns:
-        tuple[Tensor, Tensor]: (C,) float64 positive sums P and (C,) negative sums N:
-        P_j = sum_{i: y_i = j} w_ij (1 - p_ij), N_j = sum_{i: y_i != j} w_ij p_ij.
-        No (N, C) one-hot target is built: N_j is the column sum of w p minus the positives.
-    """
-    num_classes = prob.size(1)
-    prob = prob.detach()
-    if weight is not None:
-        weight = weight.detach()
-        if weight.dim() == 1:
-            weight = weight[:, None]
-        wp = (prob * weight).to(torch.float64)
-    else:
-        wp = prob.to(torch.float64)
-    neg = wp.sum(0)
-    fg = torch.nonzero(labels < num_classes, as_tuple=False).squeeze(1)
-    gt = labels[fg]
-    wp_gt = wp[fg, gt]
-    if weight is None:
-        w_gt = torch.ones_like(wp_gt)
-    elif weight.size(1) == 1:
-        w_gt = weight[fg, 0].to(torch.float64)
-    else:
-        w_gt = weight[fg, gt].to(torch.float64)
-    pos = torch.zeros_like(neg).index_add_(0, gt, w_gt - wp_gt)  # w (1 - p) on positives
-    neg = neg.index_add_(0, gt, -wp_gt)  # remove the positives' w p from the column sums
-    return pos, neg
 
 
 def split_by_label(magnitude: Tensor, labels: Tensor):
@@ -76,6 +33,30 @@ def split_by_label(magnitude: Tensor, labels: Tensor):
     pos = torch.zeros(num_classes, dtype=torch.float64, device=m.device).index_add_(0, gt, m_gt)
     neg = m.sum(0).index_add_(0, gt, -m_gt)
     return pos, neg
+
+
+def sigmoid_grad_magnitudes(prob: Tensor, labels: Tensor, weight: Optional[Tensor] = None):
+    """Per-class sums of |dBCE/dz| = |s(z) - y|, split by positive and negative samples.
+
+    Args:
+        prob (Tensor): (N, C) sigmoid scores.
+        labels (Tensor): (N,) int64 in [0, C]; C means background (no positive column).
+        weight (Tensor, optional): (N, C) or (N,) weight of each term (the loss's weights).
+
+    Returns:
+        tuple[Tensor, Tensor]: (C,) float64 positive sums P and (C,) negative sums N:
+        P_j = sum_{i: y_i = j} w_ij (1 - p_ij), N_j = sum_{i: y_i != j} w_ij p_ij
+        (:func:`split_by_label` of |s - y| w).
+    """
+    num_classes = prob.size(1)
+    magnitude = prob.detach().to(torch.float64)  # |s - y| = s off the ground-truth column
+    fg = torch.nonzero(labels < num_classes, as_tuple=False).squeeze(1)
+    gt = labels[fg]
+    magnitude[fg, gt] = 1 - magnitude[fg, gt]
+    if weight is not None:
+        weight = weight.detach()
+        magnitude = magnitude * (weight[:, None] if weight.dim() == 1 else weight)
+    return split_by_label(magnitude, labels)
 
 
 class GradientStatistics(nn.Module):
@@ -122,7 +103,7 @@ class GradientStatistics(nn.Module):
             raise ValueError(f'GradientStatistics expects ({self.num_classes},) sums, got '
                              f'{tuple(pos.shape)} and {tuple(neg.shape)}')
         both = torch.stack([pos, neg]).to(device=self.pos_grad.device, dtype=torch.float64)
-        if distributed_world_size() > 1:
+        if get_world_size() > 1:
             dist.all_reduce(both, op=dist.ReduceOp.SUM)
         self.pos_grad += both[0]
         self.neg_grad += both[1]
@@ -131,13 +112,6 @@ class GradientStatistics(nn.Module):
     def collect(self, magnitude: Tensor, labels: Tensor) -> None:
         """Adds an (N, C) gradient magnitude per class (see :func:`split_by_label`)."""
         self.update(*split_by_label(magnitude, labels))
-
-    def collect_sigmoid(self,
-                        prob: Tensor,
-                        labels: Tensor,
-                        weight: Optional[Tensor] = None) -> None:
-        """Adds |s(z) - y| * w per class (see :func:`sigmoid_grad_magnitudes`)."""
-        self.update(*sigmoid_grad_magnitudes(prob, labels, weight))
 
     def extra_repr(self) -> str:
         return f'num_classes={self.num_classes}'
