@@ -183,7 +183,10 @@ def count_categories(ann: dict, progress: bool = False) -> dict:
         categories=out, num_images=len(ann['images']), num_images_with_annotations=num_with_ann)
 
 
-def _from_records(records: Sequence[dict], denom: Optional[int], source: str) -> ClassFrequency:
+def class_freq_from_records(records: Sequence[dict], denom: Optional[int],
+                            source: str) -> ClassFrequency:
+    """A ClassFrequency from category records (id, name, image_count, frequency, and freq when
+    ``denom`` is None, else f = image_count / denom)."""
     records = sorted(records, key=lambda c: c['id'])
     if denom is None:
         freq = np.array([float(c['freq']) for c in records], dtype=np.float64)
@@ -211,7 +214,7 @@ def load_preset(name: str) -> ClassFrequency:
     fname, denom = PRESETS[name]
     with open(osp.join(DATA_DIR, fname)) as f:
         records = json.load(f)
-    return _from_records(records, denom, source=name)
+    return class_freq_from_records(records, denom, source=name)
 
 
 def load_class_freq_file(path: str) -> ClassFrequency:
@@ -231,7 +234,7 @@ def load_class_freq_file(path: str) -> ClassFrequency:
         if not isinstance(c, dict) or 'id' not in c or 'freq' not in c:
             raise ValueError(f'class-frequency file {path!r}: categories[{i}] needs "id" and '
                              f'"freq" fields, got {c!r:.80}')
-    return _from_records(records, None, source=path)
+    return class_freq_from_records(records, None, source=path)
 
 
 def resolve_class_freq(source: Union[str, Sequence[float], ClassFrequency]) -> ClassFrequency:

@@ -16,7 +16,8 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
-from mmdet_eql.datasets.class_frequency import (GROUP_NAMES, ClassFrequency, count_categories,
+from mmdet_eql.datasets.class_frequency import (GROUP_NAMES, ClassFrequency,
+                                                class_freq_from_records, count_categories,
                                                 resolve_class_freq)
 from mmdet_eql.models.losses.grad_stats import RATIO_EPS, split_by_label
 
@@ -154,14 +155,7 @@ class GradientRatioMonitorHook(Hook):
         if ann_file and osp.isfile(ann_file):
             with open(ann_file) as f:
                 stats = count_categories(json.load(f))
-            records = stats['categories']
-            return ClassFrequency(
-                freq=np.array([c['freq'] for c in records]),
-                names=[c['name'] for c in records],
-                ids=[c['id'] for c in records],
-                groups=[c['frequency'] for c in records],
-                image_counts=[c['image_count'] for c in records],
-                source=ann_file)
+            return class_freq_from_records(stats['categories'], None, source=ann_file)
         print_log(
             'GradientRatioMonitorHook: no class frequencies found; ratios are reported '
             'per class only',

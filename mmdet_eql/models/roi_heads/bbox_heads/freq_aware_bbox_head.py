@@ -3,6 +3,7 @@
 Shapes: N = RoIs, C = foreground classes (``num_classes``).
 """
 import math
+from contextlib import nullcontext
 from typing import Optional, Sequence, Union
 
 import torch.nn as nn
@@ -37,10 +38,8 @@ class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
                  class_freq: Optional[Union[str, Sequence[float]]] = None,
                  prior_prob: Optional[float] = 0.001,
                  **kwargs) -> None:
-        if class_freq is not None:
-            with class_freq_supplied_later():  # the loss gets class_freq below
-                super().__init__(*args, **kwargs)
-        else:
+        # with class_freq declared here, the loss may be built without it: it gets it below
+        with class_freq_supplied_later() if class_freq is not None else nullcontext():
             super().__init__(*args, **kwargs)
         if prior_prob is not None and not 0 < prior_prob < 1:
             raise ValueError(f'prior_prob must lie in (0, 1), got {prior_prob!r}')
