@@ -1,4 +1,5 @@
 """Helpers of the end-to-end tests: the tiny preset's config overrides and a subprocess runner."""
+import os
 import os.path as osp
 import socket
 import subprocess
@@ -56,8 +57,16 @@ def options(data_root, method, iters=ITERS):
     return opts
 
 
-def run(args, env=None, executable=True):
+#: environment of the tests that check the CPU (gloo) path and bit-exact results: they hide any
+#: GPU, so that they test the same thing on a CUDA machine (where one GPU could not host two ranks,
+#: and CUDA kernels such as RoIAlign's backward are not bit-reproducible)
+CPU_ONLY = {'CUDA_VISIBLE_DEVICES': ''}
+
+
+def run(args, env=None, executable=True, cpu_only=False):
     cmd = [sys.executable, *args] if executable else list(args)
+    if cpu_only:
+        env = dict(os.environ if env is None else env, **CPU_ONLY)
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res.stdout + res.stderr

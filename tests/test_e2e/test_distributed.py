@@ -6,7 +6,7 @@ import os.path as osp
 
 import pytest
 import torch
-from e2e_utils import CONFIGS, ROOT, free_port, make_tiny, options, run
+from e2e_utils import CONFIGS, CPU_ONLY, ROOT, free_port, make_tiny, options, run
 
 import mmdet_eql  # noqa: F401,E402  (checkpoints load with weights_only=True)
 
@@ -34,6 +34,7 @@ def dist_env():
     env['PORT'] = str(free_port())
     env['PYTHONPATH'] = HERE + os.pathsep + env.get('PYTHONPATH', '')
     env['OMP_NUM_THREADS'] = '1'
+    env.update(CPU_ONLY)  # two gloo ranks on the CPU, also where a GPU is present
     return env
 
 

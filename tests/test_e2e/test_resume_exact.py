@@ -3,6 +3,7 @@ same weights, EQLv2 statistics and metrics as a run never stopped (CPU, fixed se
 torch.load's weights_only default."""
 import glob
 import json
+import os
 import os.path as osp
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import time
 
 import pytest
 import torch
-from e2e_utils import CONFIGS, ROOT, make_tiny, options, run
+from e2e_utils import CONFIGS, CPU_ONLY, ROOT, make_tiny, options, run
 
 import mmdet_eql  # noqa: F401,E402  (checkpoints load with weights_only=True)
 
@@ -47,12 +48,13 @@ def final_metrics(wd):
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny, tmp_path):
     cfg = CONFIGS['eqlv2']
     ref_wd = str(tmp_path / 'uninterrupted')
-    run(['tools/train.py', cfg, '--work-dir', ref_wd, '--cfg-options', *opts(tiny)])
+    run(['tools/train.py', cfg, '--work-dir', ref_wd, '--cfg-options', *opts(tiny)], cpu_only=True)
 
     wd = str(tmp_path / 'killed')
     proc = subprocess.Popen(
         [sys.executable, 'tools/train.py', cfg, '--work-dir', wd, '--cfg-options', *opts(tiny)],
         cwd=ROOT,
+        env=dict(os.environ, **CPU_ONLY),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     marker = osp.join(wd, 'last_checkpoint')
@@ -66,7 +68,8 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny, tmp_path):
     assert proc.wait() == -signal.SIGKILL
     assert not osp.isfile(osp.join(wd, f'iter_{ITERS}.pth'))
 
-    log = run(['tools/train.py', cfg, '--work-dir', wd, '--resume', '--cfg-options', *opts(tiny)])
+    log = run(['tools/train.py', cfg, '--work-dir', wd, '--resume', '--cfg-options', *opts(tiny)],
+              cpu_only=True)
     assert f'resumed epoch: 0, iter: {EVERY}' in log
 
     a = torch.load(osp.join(ref_wd, f'iter_{ITERS}.pth'))

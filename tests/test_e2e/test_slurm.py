@@ -17,7 +17,7 @@ import time
 
 import pytest
 import torch
-from e2e_utils import CONFIGS, free_port, make_tiny, options, run
+from e2e_utils import CONFIGS, CPU_ONLY, free_port, make_tiny, options, run
 
 import mmdet_eql  # noqa: F401,E402  (checkpoints load with weights_only=True)
 
@@ -175,6 +175,7 @@ def test_slurm_train_runs_two_tasks_through_a_real_slurm(slurm, tiny, tmp_path):
         PORT=str(free_port()),
         PYTHON=sys.executable,
         OMP_NUM_THREADS='1',
+        **CPU_ONLY,
         PYTHONPATH=HERE + os.pathsep + os.environ.get('PYTHONPATH', ''))
     wd = tmp_path / 'wd'
     log = run([
@@ -206,7 +207,7 @@ def test_mim_train_with_the_slurm_launcher(slurm, tiny, tmp_path):
     import sys
     mim = osp.join(osp.dirname(sys.executable), 'mim')
     wd = tmp_path / 'wd'
-    env = dict(slurm, MASTER_PORT=str(free_port()), OMP_NUM_THREADS='1')
+    env = dict(slurm, MASTER_PORT=str(free_port()), OMP_NUM_THREADS='1', **CPU_ONLY)
     log = run([
         mim, 'train', 'mmdet', CONFIGS['eqlv2'], '--launcher', 'slurm', '--gpus', '2',
         '--gpus-per-node', '2', '--cpus-per-task', '1', '--partition', 'debug', '-y', '--work-dir',

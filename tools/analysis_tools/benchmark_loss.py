@@ -35,12 +35,33 @@ def make_losses(c, device):
     eql_unchecked = EQLLoss(
         num_classes=c, lambda_=0.0011, class_freq=freq, check_inputs=False).to(device)
     ce = CrossEntropyLoss(use_sigmoid=False).to(device)
-    return {
-        'EQLLoss': (c, lambda z, y: eql(z, y, avg_factor=z.size(0))),
-        'EQLLoss, check_inputs=False': (c, lambda z, y: eql_unchecked(z, y, avg_factor=z.size(0))),
+    kernel = 'triton' if eql._use_triton(torch.zeros(1, c, device=device)) else 'torch'
+    losses = {
+        f'EQLLoss ({kernel} kernel)': (c, lambda z, y: eql(z, y, avg_factor=z.size(0))),
+        f'EQLLoss ({kernel} kernel), check_inputs=False':
+        (c, lambda z, y: eql_unchecked(z, y, avg_factor=z.size(0))),
+    }
+    if kernel == 'triton':  # the eager kernel on the same device, for comparison
+        eager = EQLLoss(num_classes=c, lambda_=0.0011, class_freq=freq, kernel='torch').to(device)
+        losses['EQLLoss (torch kernel)'] = (c, lambda z, y: eager(z, y, avg_factor=z.size(0)))
+    losses.update({
         'sigmoid BCE': (c, lambda z, y: plain_bce(z, y, c)),
         'softmax CE (mmdet)': (c + 1, lambda z, y: ce(z, y, avg_factor=z.size(0))),
-    }
+    })
+    return losses
+
+
+def usable(losses: dict, c, device) -> dict:
+    """The losses whose first step runs; a failure is printed (and its loss left out) so that
+    one broken kernel does not cost the other figures."""
+    out = {}
+    for name, (width, fn) in losses.items():
+        try:
+            _step(fn, *_inputs(width, 8, c, device), device)
+            out[name] = (width, fn)
+        except Exception as e:  # noqa: BLE001 - reported, not hidden
+            print(f'| {device.type} | - | {name} | failed: {type(e).__name__}: {e} | - | - |')
+    return out
 
 
 def _inputs(width, n, c, device):
@@ -120,7 +141,7 @@ def main(argv=None) -> int:
     print('| --- | --- | --- | --- | --- | --- |')
     for dev in devices:
         device = torch.device(dev)
-        losses = make_losses(args.classes, device)
+        losses = usable(make_losses(args.classes, device), args.classes, device)
         for n in args.rois:
             res = measure_interleaved(losses, n, args.classes, device, args.rounds, args.block)
             mem_kind = 'peak' if device.type == 'cuda' else 'saved for backward'
