@@ -56,14 +56,15 @@ if triton is not None:
 
     @triton.jit
     def _eql_fwd_kernel(z_ptr, label_ptr, tail_ptr, loss_ptr, flags_ptr, num_classes, stride_z,
-                        BLOCK_C: tl.constexpr):
+                        BLOCK_C: tl.constexpr, NUM_BLOCKS: tl.constexpr):
         row = tl.program_id(0)
         label = tl.load(label_ptr + row).to(tl.int32)
         fg = (label >= 0) & (label < num_classes)
         acc = tl.zeros([BLOCK_C], dtype=tl.float32)
         bad = tl.zeros([BLOCK_C], dtype=tl.int32)
-        for start in range(0, num_classes, BLOCK_C):
-            cols = start + tl.arange(0, BLOCK_C)
+        # a constexpr trip count: Triton 3.6's interpreter cannot take a runtime bound under numpy 2
+        for block in range(NUM_BLOCKS):
+            cols = block * BLOCK_C + tl.arange(0, BLOCK_C)
             inside = cols < num_classes
             z = tl.load(z_ptr + row * stride_z + cols, mask=inside, other=0.).to(tl.float32)
             tail = tl.load(tail_ptr + cols, mask=inside, other=0)
@@ -83,13 +84,14 @@ if triton is not None:
 
     @triton.jit
     def _eql_bwd_kernel(z_ptr, label_ptr, tail_ptr, gout_ptr, grad_ptr, num_classes, stride_z,
-                        stride_gout, stride_grad, BLOCK_C: tl.constexpr):
+                        stride_gout, stride_grad, BLOCK_C: tl.constexpr, NUM_BLOCKS: tl.constexpr):
         row = tl.program_id(0)
         label = tl.load(label_ptr + row).to(tl.int32)
         fg = (label >= 0) & (label < num_classes)
         g = tl.load(gout_ptr + row * stride_gout).to(tl.float32)
-        for start in range(0, num_classes, BLOCK_C):
-            cols = start + tl.arange(0, BLOCK_C)
+        # a constexpr trip count: Triton 3.6's interpreter cannot take a runtime bound under numpy 2
+        for block in range(NUM_BLOCKS):
+            cols = block * BLOCK_C + tl.arange(0, BLOCK_C)
             inside = cols < num_classes
             z = tl.load(z_ptr + row * stride_z + cols, mask=inside, other=0.).to(tl.float32)
             tail = tl.load(tail_ptr + cols, mask=inside, other=0)
@@ -130,6 +132,7 @@ class _EQLTritonFunction(torch.autograd.Function):
                 c,
                 logits.stride(0),
                 BLOCK_C=block,
+                NUM_BLOCKS=triton.cdiv(c, block),
                 num_warps=_num_warps(block))
         ctx.save_for_backward(logits, labels, tail)
         ctx.mark_non_differentiable(flags)
@@ -153,6 +156,7 @@ class _EQLTritonFunction(torch.autograd.Function):
                 grad_loss.stride(0),
                 grad.stride(0),
                 BLOCK_C=block,
+                NUM_BLOCKS=triton.cdiv(c, block),
                 num_warps=_num_warps(block))
         return grad, None, None
 

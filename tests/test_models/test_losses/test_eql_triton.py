@@ -8,6 +8,7 @@ import os.path as osp
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -71,19 +72,28 @@ def test_cuda_eqlloss_auto_uses_triton_and_checks_asynchronously():
     eager_loss(ze, labels, avg_factor=3.0).backward()
     torch.testing.assert_close(zz.grad, ze.grad, rtol=1e-5, atol=1e-7)
     assert auto._use_triton(z)
-    # NaN logits: known to the host once the copy lands; the backward pass raises
+    # NaN logits on an idle GPU: raised by the call (the counts are back at once) or its backward
     z_nan = z.clone()
     z_nan[0, 0] = float('nan')
-    zz = z_nan.requires_grad_()
-    out = auto(zz, labels)
     torch.cuda.synchronize()
     with pytest.raises(FloatingPointError, match='1 NaN or infinite entries of 768'):
+        out = auto(z_nan.clone().requires_grad_(), labels)
+        torch.cuda.synchronize()
         out.backward()
-    # bad labels without a backward pass: the next call raises before computing anything
+    # a busy GPU: the call returns without waiting for it, and the error comes at the backward
+    # pass or, at the latest, at the next call
+    torch.cuda._sleep(2_000_000_000)  # about a second of GPU time queued before the loss
+    t0 = time.perf_counter()
+    out = auto(z_nan.clone().requires_grad_(), labels)
+    assert time.perf_counter() - t0 < 0.5, 'the input check waited for the GPU'
+    with pytest.raises(FloatingPointError, match='1 NaN or infinite entries of 768'):
+        out.backward()
+        auto(z, labels)
+    # bad labels, no backward pass: raised by this call or the next one
     bad = labels.clone()
     bad[0] = -1
-    auto(z, bad)
     with pytest.raises(ValueError, match=r'1 labels lie outside \[0, 12\]'):
+        auto(z, bad)
         auto(z, labels)
     auto(z, labels)  # settled: good inputs pass
     auto.settle_input_checks()
