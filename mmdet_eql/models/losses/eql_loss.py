@@ -151,8 +151,8 @@ class EQLLoss(nn.Module):
         check_inputs (bool): raise on labels outside [0, C] and on NaN or infinite scores. With
             the eager kernel it costs one device synchronisation and two reductions per call;
             with the Triton kernel it is counted inside the forward kernel and read back without
-            a synchronisation (a bad batch raises in its backward pass or, at the latest, when
-            the loss is next called). False skips it.
+            a synchronisation (a bad batch raises as soon as the counts are back: in the call, in
+            its backward pass or, at the latest, when the loss is next called). False skips it.
         kernel (str): 'auto' (the fused Triton kernels for CUDA logits when Triton is
             importable, else eager PyTorch), 'triton' (always the fused kernels: an error where
             they cannot run) or 'torch' (always eager). Both compute the same loss and gradient
@@ -293,7 +293,7 @@ class EQLLoss(nn.Module):
         loss, flags = eql_per_roi_triton(cls_score, label, self.tail_mask)
         if self.check_inputs:
             pending = PendingCheck('EQLLoss', flags, cls_score.numel(), self.num_classes)
-            if pending.ready():  # the CPU (interpreter): known now
+            if pending.ready():  # already on the host (the interpreter, or an idle GPU)
                 pending.raise_if_bad()
             else:
                 _PENDING_CHECKS[self] = pending
