@@ -63,10 +63,15 @@ def options(data_root, method, iters=ITERS):
 CPU_ONLY = {'CUDA_VISIBLE_DEVICES': ''}
 
 
+def cpu_only_env(env=None) -> dict:
+    """``env`` (default: this process's environment) with every GPU hidden."""
+    return dict(os.environ if env is None else env, **CPU_ONLY)
+
+
 def run(args, env=None, executable=True, cpu_only=False):
     cmd = [sys.executable, *args] if executable else list(args)
     if cpu_only:
-        env = dict(os.environ if env is None else env, **CPU_ONLY)
+        env = cpu_only_env(env)
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res.stdout + res.stderr

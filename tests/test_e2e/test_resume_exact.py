@@ -3,7 +3,6 @@ same weights, EQLv2 statistics and metrics as a run never stopped (CPU, fixed se
 torch.load's weights_only default."""
 import glob
 import json
-import os
 import os.path as osp
 import signal
 import subprocess
@@ -12,7 +11,7 @@ import time
 
 import pytest
 import torch
-from e2e_utils import CONFIGS, CPU_ONLY, ROOT, make_tiny, options, run
+from e2e_utils import CONFIGS, ROOT, cpu_only_env, make_tiny, options, run
 
 import mmdet_eql  # noqa: F401,E402  (checkpoints load with weights_only=True)
 
@@ -54,7 +53,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, 'tools/train.py', cfg, '--work-dir', wd, '--cfg-options', *opts(tiny)],
         cwd=ROOT,
-        env=dict(os.environ, **CPU_ONLY),
+        env=cpu_only_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     marker = osp.join(wd, 'last_checkpoint')

@@ -20,6 +20,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from mmdet_eql.models.losses import EQLLoss  # noqa: E402
+from mmdet_eql.models.losses.eql_triton import triton_usable  # noqa: E402
 
 
 def plain_bce(logits, labels, c):
@@ -35,7 +36,7 @@ def make_losses(c, device):
     eql_unchecked = EQLLoss(
         num_classes=c, lambda_=0.0011, class_freq=freq, check_inputs=False).to(device)
     ce = CrossEntropyLoss(use_sigmoid=False).to(device)
-    kernel = 'triton' if eql._use_triton(torch.zeros(1, c, device=device)) else 'torch'
+    kernel = 'triton' if triton_usable(torch.zeros(1, c, device=device)) else 'torch'
     losses = {
         f'EQLLoss ({kernel} kernel)': (c, lambda z, y: eql(z, y, avg_factor=z.size(0))),
         f'EQLLoss ({kernel} kernel), check_inputs=False':

@@ -34,10 +34,15 @@ except ImportError:  # pragma: no cover - exercised on machines without triton
 #: the widest block of classes one program handles at once (wider C loops over blocks)
 MAX_BLOCK_C = 2048
 
+#: whether this module's kernels are interpreted: Triton decides when a kernel is decorated, so
+#: TRITON_INTERPRET as it was at import is what counts (set later, it changes nothing)
+_INTERPRETED = os.environ.get('TRITON_INTERPRET', '0') not in ('', '0')
+
 
 def interpreting() -> bool:
-    """True when Triton runs kernels in its CPU interpreter (``TRITON_INTERPRET=1``)."""
-    return os.environ.get('TRITON_INTERPRET', '0') not in ('', '0')
+    """True when this module's kernels run in Triton's CPU interpreter (``TRITON_INTERPRET=1``
+    at import)."""
+    return _INTERPRETED
 
 
 def triton_importable() -> bool:
@@ -104,12 +109,14 @@ if triton is not None:
                 mask=inside)
 
 
-def _block_c(num_classes: int) -> int:
-    return min(MAX_BLOCK_C, triton.next_power_of_2(max(num_classes, 16)))
-
-
-def _num_warps(block_c: int) -> int:
-    return 8 if block_c >= 2048 else 4
+def _launch_meta(num_classes: int) -> dict:
+    """The kernels' compile-time block size, block count and warps for C classes (forward and
+    backward share them)."""
+    block = min(MAX_BLOCK_C, triton.next_power_of_2(max(num_classes, 16)))
+    return dict(
+        BLOCK_C=block,
+        NUM_BLOCKS=triton.cdiv(num_classes, block),
+        num_warps=8 if block >= 2048 else 4)
 
 
 class _EQLTritonFunction(torch.autograd.Function):
@@ -122,18 +129,8 @@ class _EQLTritonFunction(torch.autograd.Function):
         loss = torch.empty(n, dtype=torch.float32, device=logits.device)
         flags = torch.zeros(2, dtype=torch.int32, device=logits.device)
         if n:
-            block = _block_c(c)
-            _eql_fwd_kernel[(n, )](
-                logits,
-                labels,
-                tail,
-                loss,
-                flags,
-                c,
-                logits.stride(0),
-                BLOCK_C=block,
-                NUM_BLOCKS=triton.cdiv(c, block),
-                num_warps=_num_warps(block))
+            _eql_fwd_kernel[(n, )](logits, labels, tail, loss, flags, c, logits.stride(0),
+                                   **_launch_meta(c))
         ctx.save_for_backward(logits, labels, tail)
         ctx.mark_non_differentiable(flags)
         return loss, flags
@@ -144,20 +141,8 @@ class _EQLTritonFunction(torch.autograd.Function):
         n, c = logits.shape
         grad = torch.empty_like(logits, memory_format=torch.contiguous_format)
         if n:
-            block = _block_c(c)
-            _eql_bwd_kernel[(n, )](
-                logits,
-                labels,
-                tail,
-                grad_loss,
-                grad,
-                c,
-                logits.stride(0),
-                grad_loss.stride(0),
-                grad.stride(0),
-                BLOCK_C=block,
-                NUM_BLOCKS=triton.cdiv(c, block),
-                num_warps=_num_warps(block))
+            _eql_bwd_kernel[(n, )](logits, labels, tail, grad_loss, grad, c, logits.stride(0),
+                                   grad_loss.stride(0), grad.stride(0), **_launch_meta(c))
         return grad, None, None
 
 
