@@ -9,9 +9,8 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from mmdet.registry import HOOKS
-from mmengine.dist import get_world_size, is_main_process
+from mmengine.dist import all_reduce, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
@@ -67,10 +66,7 @@ class GradientAccumulator:
     def totals(self):
         """(C,) positive and negative sums as numpy, summed over processes when distributed."""
         both = torch.stack([self.pos, self.neg])
-        if get_world_size() > 1:
-            if dist.get_backend() == 'nccl' and not both.is_cuda:
-                both = both.cuda()
-            dist.all_reduce(both, op=dist.ReduceOp.SUM)
+        all_reduce(both, op='sum')  # mmengine's: a no-op for one process, moves to the backend
         both = both.cpu().numpy()
         return both[0], both[1]
 

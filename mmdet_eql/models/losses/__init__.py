@@ -1,10 +1,9 @@
 from .efl_loss import EqualizedFocalLoss, efl_focusing_factors, efl_grad_magnitude
 from .eql_loss import EQLLoss, eql_per_roi
 from .eqlv2_loss import EqualizationLossV2, eqlv2_weights
-from .grad_stats import GradientStatistics, sigmoid_grad_magnitudes, split_by_label
+from .grad_stats import GradientStatistics, split_by_label
 
 __all__ = [
     'EQLLoss', 'eql_per_roi', 'EqualizationLossV2', 'eqlv2_weights', 'EqualizedFocalLoss',
-    'efl_focusing_factors', 'efl_grad_magnitude', 'GradientStatistics', 'sigmoid_grad_magnitudes',
-    'split_by_label'
+    'efl_focusing_factors', 'efl_grad_magnitude', 'GradientStatistics', 'split_by_label'
 ]

@@ -11,7 +11,7 @@ from mmdet.models.losses.utils import weight_reduce_loss
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .grad_stats import GradientStatistics
+from .grad_stats import GradientStatistics, split_by_label
 from .utils import check_finite_and_labels, check_loss_args
 
 
@@ -30,6 +30,16 @@ def efl_grad_magnitude(p_t: Tensor, gamma: Tensor, factor: Tensor) -> Tensor:
     return factor * q.pow(gamma) * (gamma * p_t * -torch.log(p_t.clamp(min=1e-30)) + q)
 
 
+def _reduction_scale(reduction: str, avg_factor, numel: int):
+    """d(reduced loss) / d(element loss) of mmdet's ``weight_reduce_loss`` (a float, or a tensor
+    when avg_factor is one); 'none' counts as a sum (the caller's reduction is unknown)."""
+    if reduction == 'mean':
+        if avg_factor is None:
+            return 1.0 / max(numel, 1)
+        return 1.0 / (avg_factor + torch.finfo(torch.float32).eps)  # as mmdet divides
+    return 1.0
+
+
 @MODELS.register_module()
 class EqualizedFocalLoss(nn.Module):
     """Equalized Focal Loss, Li et al., CVPR 2022 (https://arxiv.org/abs/2201.02593).
@@ -40,15 +50,19 @@ class EqualizedFocalLoss(nn.Module):
         gamma_j = gamma_b + s (1 - g_j),
 
     with g_j the accumulated positive/negative gradient ratio of class j clamped to [0, 1]
-    (statistics up to the previous step; 1 before the first, which makes it the focal loss).
-    Rare classes (small g_j) get a larger focusing factor, which down-weights their many easy
-    negatives, and the factor gamma_j / gamma_b re-balances their loss. As in EQLv2, the
-    statistics accumulate the magnitude of the gradient of the loss itself with respect to each
-    logit (here the focal-modulated one, |dL_ij/dz_ij| times the sample weight, before
-    ``avg_factor``), on positives and negatives, in the same component
-    (:class:`GradientStatistics`: buffers, summed across processes when distributed). With the
-    plain BCE gradient |s - y| instead, the thousands of easy negative anchors per object would
-    drive every g_j to about 0 and every class to the largest focusing factor.
+    (statistics of the iterations before this one; 1 before the first, which makes it the focal
+    loss). Rare classes (small g_j) get a larger focusing factor, which down-weights their many
+    easy negatives, and the factor gamma_j / gamma_b re-balances their loss.
+
+    What is accumulated, as the authors do (they read it with a backward hook on the classifier
+    output): the magnitude of the gradient of the *returned* loss with respect to each logit,
+    |dL_ij/dz_ij| of the focal-modulated term times the sample weight, divided by ``avg_factor``
+    (the number of positives, which changes every iteration) and times ``loss_weight``; split
+    into positives and negatives per class (:class:`GradientStatistics`: buffers, summed across
+    processes when distributed). It is computed analytically, so AMP's loss scale does not enter
+    it. One-stage heads call the loss once per FPN level: the calls of one iteration are
+    gathered and committed once, at the end of its backward pass, so every level of iteration t
+    uses the statistics of iterations before t (the authors' behaviour).
 
     A drop-in replacement for mmdet's ``FocalLoss`` (``use_sigmoid=True``) in RetinaNet, ATSS,
     FCOS-style heads: same call, per-sample weights (N,) or (N, C), ``avg_factor`` and reduction.
@@ -98,7 +112,8 @@ class EqualizedFocalLoss(nn.Module):
                 weight: Optional[Tensor] = None,
                 avg_factor: Optional[float] = None,
                 reduction_override: Optional[str] = None) -> Tensor:
-        """Computes the loss and, in training mode, updates the gradient statistics.
+        """Computes the loss and, in training mode, collects the gradient statistics (counted
+        when the backward pass runs, committed at its end).
 
         Args:
             pred (Tensor): (N, C) logits.
@@ -154,7 +169,9 @@ class EqualizedFocalLoss(nn.Module):
                 magnitude = efl_grad_magnitude(p_t, gamma, factor)
                 if weight is not None:
                     magnitude = magnitude * weight
-                self.grad_stats.collect(magnitude, target)
+                scale = self.loss_weight * _reduction_scale(reduction, avg_factor, loss.numel())
+                pos, neg = split_by_label(magnitude * scale, target)
+            self.grad_stats.collect_on_backward(pred, pos, neg)
         loss = weight_reduce_loss(loss, weight=weight, reduction=reduction, avg_factor=avg_factor)
         return self.loss_weight * loss
 

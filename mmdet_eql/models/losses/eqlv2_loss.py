@@ -12,7 +12,7 @@ from mmdet.models.losses.utils import weight_reduce_loss
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .grad_stats import GradientStatistics
+from .grad_stats import GradientStatistics, split_by_label
 from .utils import check_finite_and_labels, check_loss_args, roi_accuracy
 
 
@@ -29,11 +29,14 @@ class EqualizationLossV2(nn.Module):
     """Equalization Loss v2, Tan et al., CVPR 2021 (https://arxiv.org/abs/2012.08548).
 
     Sigmoid cross-entropy over C + 1 logits. For class j with accumulated gradient ratio
-    g_j = P_j / (N_j + 1e-10) (statistics up to the previous step), positive terms are weighted by
-    pos_w_j = 1 + alpha (1 - neg_w_j) and negative terms by neg_w_j = sigmoid(gamma (g_j - mu)).
-    The objectness column (target 1 for background RoIs) has weight 1 and no statistics. After
-    each training forward, |s(z) - y| times the weights used (and the per-RoI weight) is added to
-    P_j (positives) and N_j (negatives): :class:`GradientStatistics`, global across processes
+    g_j = P_j / (N_j + 1e-10) (statistics of the iterations before this one), positive terms are
+    weighted by pos_w_j = 1 + alpha (1 - neg_w_j) and negative terms by
+    neg_w_j = sigmoid(gamma (g_j - mu)); in the first iteration, before any statistics, every
+    weight is 1, as the authors start. The objectness column (target 1 for background RoIs) has
+    weight 1 and no statistics. Each training call's |s(z) - y| times the weights used (and the
+    per-RoI weight; not divided by ``avg_factor``, as the authors collect) is added to P_j
+    (positives) and N_j (negatives) when its backward pass runs, and committed once per
+    iteration at the end of that pass: :class:`GradientStatistics`, global across processes
     whenever torch.distributed runs more than one (no flag; a single process never all-reduces).
 
     Differences from the public versions, on purpose: a registry name of its own (mmdet ships
@@ -79,8 +82,12 @@ class EqualizationLossV2(nn.Module):
         self.grad_stats = GradientStatistics(num_classes)
 
     def get_weights(self):
-        """The (C,) positive and negative weights the next step uses."""
-        return eqlv2_weights(self.grad_stats.ratio(), self.gamma, self.mu, self.alpha)
+        """The (C,) positive and negative weights the next iteration uses: from the committed
+        statistics, and exactly 1 before the first commit (the authors' start)."""
+        pos_w, neg_w = eqlv2_weights(self.grad_stats.ratio(), self.gamma, self.mu, self.alpha)
+        started = self.grad_stats.num_updates > 0
+        return (torch.where(started, pos_w, torch.ones_like(pos_w)),
+                torch.where(started, neg_w, torch.ones_like(neg_w)))
 
     def get_cls_channels(self, num_classes: int) -> int:
         """C + 1: one logit per class and the objectness (background) logit."""
@@ -106,7 +113,8 @@ class EqualizationLossV2(nn.Module):
                 avg_factor: Optional[float] = None,
                 reduction_override: Optional[str] = None,
                 **kwargs) -> Tensor:
-        """Computes the loss and, in training mode, updates the gradient statistics.
+        """Computes the loss and, in training mode, collects the gradient statistics (counted
+        when the backward pass runs, committed at its end).
 
         Args:
             cls_score (Tensor): (N, C + 1) logits.
@@ -147,7 +155,8 @@ class EqualizationLossV2(nn.Module):
                 magnitude = (torch.sigmoid(logits[:, :C]) - target[:, :C]).abs() * elem_w[:, :C]
                 if weight is not None:
                     magnitude = magnitude * weight[:, None]
-                self.grad_stats.collect(magnitude, label)
+                pos, neg = split_by_label(magnitude, label)
+            self.grad_stats.collect_on_backward(cls_score, pos, neg)
         loss = weight_reduce_loss(loss, weight=weight, reduction=reduction, avg_factor=avg_factor)
         return self.loss_weight * loss
 

@@ -10,7 +10,7 @@ from mmdet.models.losses.focal_loss import py_sigmoid_focal_loss
 from mmdet.registry import MODELS
 
 from mmdet_eql.models.losses import (EqualizationLossV2, EqualizedFocalLoss, GradientStatistics,
-                                     sigmoid_grad_magnitudes, split_by_label)
+                                     split_by_label)
 
 
 def make_case(n=40, c=6, seed=0, width=None):
@@ -22,6 +22,14 @@ def make_case(n=40, c=6, seed=0, width=None):
     return z, labels
 
 
+def train_step(loss_fn, z, labels, *args, **kwargs):
+    """One training forward and backward of a loss alone (statistics commit at its end)."""
+    zz = z.detach().clone().requires_grad_()
+    out = loss_fn(zz, labels, *args, **kwargs)
+    out.sum().backward()
+    return out
+
+
 def literal_eqlv2(z, labels, pos_grad, neg_grad, steps, gamma=12., mu=.8, alpha=4.):
     """Per-RoI EQLv2 loss and the per-element weights, written term by term from the paper."""
     n, width = z.shape
@@ -29,9 +37,12 @@ def literal_eqlv2(z, labels, pos_grad, neg_grad, steps, gamma=12., mu=.8, alpha=
     loss = torch.zeros(n, dtype=torch.float64)
     w = torch.zeros(n, width, dtype=torch.float64)
     for j in range(c):
-        g = pos_grad[j] / (neg_grad[j] + 1e-10) if steps else 1.0
-        neg_w = 1 / (1 + math.exp(-gamma * (g - mu)))
-        pos_w = 1 + alpha * (1 - neg_w)
+        if steps:
+            g = pos_grad[j] / (neg_grad[j] + 1e-10)
+            neg_w = 1 / (1 + math.exp(-gamma * (g - mu)))
+            pos_w = 1 + alpha * (1 - neg_w)
+        else:  # the authors' start: every weight 1 in the first iteration
+            pos_w = neg_w = 1.0
         for i in range(n):
             w[i, j] = pos_w if labels[i] == j else neg_w
     w[:, c] = 1.0
@@ -90,17 +101,25 @@ def test_eqlv2_loss_and_statistics_follow_the_equations_over_several_steps():
     assert not torch.allclose(neg_w, neg_w.new_full(neg_w.shape, neg_w[0].item()))
 
 
-def test_eqlv2_first_weights_are_about_one_and_eval_mode_collects_nothing():
+def test_eqlv2_first_weights_are_one_and_only_a_backward_pass_collects():
     loss_fn = EqualizationLossV2(num_classes=4)
     pos_w, neg_w = loss_fn.get_weights()
-    # g = 1 before any statistics: neg_w = sigmoid(12 * 0.2) = 0.917, pos_w = 1.33
-    torch.testing.assert_close(neg_w,
-                               torch.full((4, ), 1 / (1 + math.exp(-2.4)), dtype=torch.float64))
-    torch.testing.assert_close(pos_w, 1 + 4 * (1 - neg_w))
-    loss_fn.eval()
+    # the authors start so that every weight is 1 (not g = 1, which would give 0.917 and 1.33)
+    assert pos_w.tolist() == [1.0] * 4 and neg_w.tolist() == [1.0] * 4
     z, labels = make_case(c=4)
-    loss_fn(z.float(), labels)
+    zz = z.float().requires_grad_()
+    loss_fn(zz, labels)  # training forward, no backward: nothing collected
+    with torch.no_grad():
+        loss_fn(z.float(), labels)
+    loss_fn.eval()
+    train_step(loss_fn, z.float(), labels)
     assert int(loss_fn.grad_stats.num_updates) == 0
+    assert loss_fn.grad_stats.pos_grad.abs().sum() == 0
+    loss_fn.train()
+    train_step(loss_fn, z.float(), labels)
+    assert int(loss_fn.grad_stats.num_updates) == 1
+    pos_w, neg_w = loss_fn.get_weights()
+    assert not torch.equal(neg_w, torch.ones_like(neg_w))
 
 
 def test_eqlv2_reduction_and_zero_weights():
@@ -116,9 +135,9 @@ def test_eqlv2_reduction_and_zero_weights():
     fresh = EqualizationLossV2(num_classes=6)
     w = torch.ones(40)
     w[10:] = 0
-    fresh(z, labels, w)
+    train_step(fresh, z, labels, w)
     only = EqualizationLossV2(num_classes=6)
-    only(z[:10], labels[:10])
+    train_step(only, z[:10], labels[:10])
     torch.testing.assert_close(fresh.grad_stats.pos_grad, only.grad_stats.pos_grad)
     torch.testing.assert_close(fresh.grad_stats.neg_grad, only.grad_stats.neg_grad)
     empty = EqualizationLossV2(num_classes=6)
@@ -169,7 +188,7 @@ def test_eqlv2_test_time_scores_and_head_contract():
 def test_state_dict_round_trip_and_resume_gives_the_same_next_step():
     a = EqualizationLossV2(num_classes=6)
     for step in range(3):
-        a(*make_case(seed=step))
+        train_step(a, *make_case(seed=step))
     b = EqualizationLossV2(num_classes=6)
     missing = b.load_state_dict(a.state_dict())
     assert not missing.missing_keys and not missing.unexpected_keys
@@ -196,29 +215,37 @@ def test_grad_stats_stay_float64_and_unset_ratio_is_one():
         stats.update(torch.zeros(4), torch.zeros(4))
 
 
-def test_sigmoid_grad_magnitudes_by_hand():
-    prob = torch.tensor([[0.9, 0.2], [0.3, 0.6], [0.5, 0.5]])
+def test_split_by_label_by_hand():
+    m = torch.tensor([[0.1, 0.2], [0.3, 0.6], [0.5, 0.5]])
     labels = torch.tensor([0, 2, 1])  # the second is background
-    pos, neg = sigmoid_grad_magnitudes(prob, labels)
+    pos, neg = split_by_label(m, labels)
     torch.testing.assert_close(pos, torch.tensor([0.1, 0.5], dtype=torch.float64))
     torch.testing.assert_close(neg, torch.tensor([0.3 + 0.5, 0.2 + 0.6], dtype=torch.float64))
-    pos, neg = sigmoid_grad_magnitudes(prob, labels, torch.tensor([2.0, 0.0, 1.0]))
-    torch.testing.assert_close(pos, torch.tensor([0.2, 0.5], dtype=torch.float64))
-    torch.testing.assert_close(neg, torch.tensor([0.5, 0.4], dtype=torch.float64))
 
 
 def _worker(rank, world, init_file, batches, out_file):
     import torch.distributed as dist
+
+    import mmdet_eql.models.losses.grad_stats as grad_stats
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world)
+    calls = []
+    reduce = grad_stats.all_reduce
+    grad_stats.all_reduce = lambda *a, **k: (calls.append(1), reduce(*a, **k))
     try:
         loss_fn = EqualizationLossV2(num_classes=6)
         efl = EqualizedFocalLoss(num_classes=6)
         for z, labels in batches:
             half = len(labels) // world
             sl = slice(rank * half, (rank + 1) * half)
-            loss_fn(z[sl], labels[sl])
-            efl(z[sl, :6], labels[sl])
-        torch.save(dict(eqlv2=loss_fn.state_dict(), efl=efl.state_dict()), f'{out_file}.{rank}')
+            train_step(loss_fn, z[sl], labels[sl])
+            # EFL called twice in one iteration, as a head calls it once per FPN level
+            zz = z[sl, :6].clone().requires_grad_()
+            mid = half // 2
+            (efl(zz[:mid], labels[sl][:mid], reduction_override='sum') +
+             efl(zz[mid:], labels[sl][mid:], reduction_override='sum')).backward()
+        torch.save(
+            dict(eqlv2=loss_fn.state_dict(), efl=efl.state_dict(), all_reduces=len(calls)),
+            f'{out_file}.{rank}')
     finally:
         dist.destroy_process_group()
 
@@ -229,8 +256,8 @@ def test_two_processes_sum_statistics_like_one_process_on_the_whole_batch(tmp_pa
     single = EqualizationLossV2(num_classes=6)
     efl = EqualizedFocalLoss(num_classes=6)
     for z, labels in batches:
-        single(z, labels)
-        efl(z[:, :6], labels)
+        train_step(single, z, labels)
+        train_step(efl, z[:, :6], labels, reduction_override='sum')
     for rank in range(2):
         got = torch.load(str(tmp_path / f'out.{rank}'))
         for name, ref in (('eqlv2', single), ('efl', efl)):
@@ -238,6 +265,7 @@ def test_two_processes_sum_statistics_like_one_process_on_the_whole_batch(tmp_pa
                 torch.testing.assert_close(
                     got[name][f'grad_stats.{key}'], getattr(ref.grad_stats, key), rtol=1e-7, atol=0)
             assert int(got[name]['grad_stats.num_updates']) == 3
+        assert got['all_reduces'] == 6  # one per loss per iteration, not one per call
     r0, r1 = (torch.load(str(tmp_path / f'out.{r}')) for r in range(2))
     assert torch.equal(r0['eqlv2']['grad_stats.neg_grad'], r1['eqlv2']['grad_stats.neg_grad'])
 
@@ -292,24 +320,28 @@ def test_efl_statistics_are_the_magnitudes_of_its_own_gradient():
     """The statistics accumulate |dL_ij/dz_ij| of the (focal-modulated, weighted) loss itself:
     checked against autograd, with statistics set so that the focusing factors differ."""
     z, labels = make_case(c=5, width=5)
-    efl = EqualizedFocalLoss(num_classes=5)
-    efl.grad_stats.update(
-        torch.tensor([0.0, 1.0, 2.0, 4.0, 1.0]), torch.tensor([1.0, 2.0, 2.0, 2.0, 4.0]))
-    before_pos = efl.grad_stats.pos_grad.clone()
-    before_neg = efl.grad_stats.neg_grad.clone()
     w = torch.rand(40)
-    zz = z.clone().requires_grad_()
-    efl(zz, labels, w, reduction_override='sum').backward()
-    pos, neg = split_by_label(zz.grad.abs(), labels)
-    torch.testing.assert_close(efl.grad_stats.pos_grad - before_pos, pos, rtol=1e-5, atol=1e-9)
-    torch.testing.assert_close(efl.grad_stats.neg_grad - before_neg, neg, rtol=1e-5, atol=1e-9)
+    # the gradient of the loss as returned: after avg_factor and loss_weight (the authors' hook)
+    for kwargs, loss_weight in ((dict(reduction_override='sum'), 1.0), (dict(avg_factor=7.0), 0.5),
+                                (dict(), 2.0)):
+        efl = EqualizedFocalLoss(num_classes=5, loss_weight=loss_weight)
+        efl.grad_stats.update(
+            torch.tensor([0.0, 1.0, 2.0, 4.0, 1.0]), torch.tensor([1.0, 2.0, 2.0, 2.0, 4.0]))
+        before_pos = efl.grad_stats.pos_grad.clone()
+        before_neg = efl.grad_stats.neg_grad.clone()
+        zz = z.clone().requires_grad_()
+        efl(zz, labels, w, **kwargs).backward()
+        pos, neg = split_by_label(zz.grad.abs(), labels)
+        torch.testing.assert_close(efl.grad_stats.pos_grad - before_pos, pos, rtol=1e-5, atol=1e-12)
+        torch.testing.assert_close(efl.grad_stats.neg_grad - before_neg, neg, rtol=1e-5, atol=1e-12)
+        assert int(efl.grad_stats.num_updates) == 2
     # easy negatives barely count: on a typical one-stage batch g stays well above 0
     fresh = EqualizedFocalLoss(num_classes=5)
     logits = torch.full((2000, 5), -4.0)  # 2000 easy background anchors
     logits[:10, 2] = 0.0  # ten positives of class 2, half-way
     lab = torch.full((2000, ), 5)
     lab[:10] = 2
-    fresh(logits, lab)
+    train_step(fresh, logits, lab)
     assert fresh.grad_stats.ratio()[2] > 1.0  # the BCE gradient |s - y| would give 0.14
 
 
@@ -357,7 +389,8 @@ def test_efl_trains_a_retinanet_head():
     meta = [dict(img_shape=(64, 64), pad_shape=(64, 64), scale_factor=(1.0, 1.0))]
     losses = head.loss_by_feat(*head(feats), [gt], meta)
     total = sum(sum(v) for v in losses.values())
+    assert int(head.loss_cls.grad_stats.num_updates) == 0  # nothing before the backward pass
     total.backward()
     assert torch.isfinite(total)
-    assert int(head.loss_cls.grad_stats.num_updates) == 2  # one call per FPN level
+    assert int(head.loss_cls.grad_stats.num_updates) == 1  # two FPN levels, one iteration
     assert head.loss_cls.grad_stats.pos_grad[2] > 0
