@@ -60,8 +60,10 @@ def main(argv=None):
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise SystemExit(f'error: --out {args.out!r}: the output file must be a .pkl file')
-        from mmdet.evaluation import DumpDetResults
-        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+        # mmdet's DumpDetResults, each kept tensor copied out of the (RoIs x classes) storage it
+        # is a view of: about 37 MB an image less on the CPU with 1203 classes
+        from mmdet_eql.evaluation.metrics import CompactDumpDetResults
+        runner.test_evaluator.metrics.append(CompactDumpDetResults(out_file_path=args.out))
     runner.test()
 
 

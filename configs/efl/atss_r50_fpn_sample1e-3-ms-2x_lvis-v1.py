@@ -5,7 +5,13 @@ _base_ = 'mmdet::atss/atss_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmdet_eql'], allow_failed_imports=False)
 
 num_classes = 1203
+# ImageNet-pretrained ResNet-50 named by its URL (torchvision's IMAGENET1K_V1 file): no torchvision
+# needed; mmengine caches it in $TORCH_HOME/hub/checkpoints/ (see configs/README.md)
 model = dict(
+    backbone=dict(
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://download.pytorch.org/models/resnet50-0676ba61.pth')),
     bbox_head=dict(num_classes=num_classes),
     # LVIS test settings: score threshold 1e-4, up to 300 detections per image
     test_cfg=dict(score_thr=0.0001, max_per_img=300))

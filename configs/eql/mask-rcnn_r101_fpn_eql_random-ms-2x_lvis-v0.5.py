@@ -1,5 +1,9 @@
-# As the R50 config, with a ResNet-101 backbone (ImageNet-pretrained, from torchvision).
+# As the R50 config, with a ResNet-101 backbone (ImageNet-pretrained: torchvision's IMAGENET1K_V1
+# weights by URL, cached in $TORCH_HOME/hub/checkpoints/; no torchvision needed).
 _base_ = './mask-rcnn_r50_fpn_eql_random-ms-2x_lvis-v0.5.py'
 model = dict(
     backbone=dict(
-        depth=101, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')))
+        depth=101,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://download.pytorch.org/models/resnet101-63fe2227.pth')))

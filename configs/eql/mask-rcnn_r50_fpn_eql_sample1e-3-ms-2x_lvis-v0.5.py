@@ -3,9 +3,19 @@
 _base_ = 'mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-2x_lvis-v0.5.py'
 custom_imports = dict(imports=['mmdet_eql'], allow_failed_imports=False)
 
+# ImageNet-pretrained ResNet-50: torchvision's weights (IMAGENET1K_V1), named by their URL so that
+# neither torchvision nor a network at every start is needed (mmdet's base says
+# 'torchvision://resnet50', which mmengine resolves by importing torchvision). mmengine downloads
+# the file once into torch's hub cache ($TORCH_HOME/hub/checkpoints/), where it can also be put
+# by hand on a machine without internet.
+
 # lambda = 0.00177 (the paper's LVIS v0.5 value): protects exactly the 915 rare + common
 # classes (454 + 461) of 1230 (f_j < lambda with f_j = image_count / 56,740).
 model = dict(
+    backbone=dict(
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://download.pytorch.org/models/resnet50-0676ba61.pth')),
     roi_head=dict(
         bbox_head=dict(
             type='FreqAwareShared2FCBBoxHead',

@@ -5,6 +5,7 @@ import os.path as osp
 import re
 
 import pytest
+import torch
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
@@ -33,8 +34,19 @@ def test_config_name_follows_rule(path):
     assert NAME_RULE.match(osp.basename(path)), osp.basename(path)
 
 
+@pytest.fixture(scope='module')
+def imagenet_cache(tmp_path_factory):
+    """torch's hub cache with stand-ins of the ImageNet ResNet files the LVIS leaves name."""
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'tests', 'test_e2e'))
+    from lvis_fixture import fake_imagenet_cache
+    home = str(tmp_path_factory.mktemp('torch_home'))
+    fake_imagenet_cache(home)
+    return home
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
-def test_config_loads_and_builds(path, tmp_path):
+def test_config_loads_and_builds(path, tmp_path, imagenet_cache, monkeypatch):
     cfg = Config.fromfile(path)
     head_cfg = cfg.model.roi_head.bbox_head if 'roi_head' in cfg.model else cfg.model.bbox_head
     freq = head_cfg.get('class_freq')
@@ -53,6 +65,12 @@ def test_config_loads_and_builds(path, tmp_path):
     model = MODELS.build(cfg.model)
     head = model.roi_head.bbox_head if hasattr(model, 'roi_head') else model.bbox_head
     if 'lvis' in osp.basename(path):
+        # the first step of every run: ImageNet weights, without torchvision and without a
+        # download when the file is in torch's hub cache
+        from lvis_fixture import stem_marker
+        monkeypatch.setenv('TORCH_HOME', imagenet_cache)
+        model.init_weights()
+        assert torch.equal(model.backbone.conv1.weight.detach(), stem_marker())
         test_cfg = cfg.model.test_cfg.rcnn if 'roi_head' in cfg.model else cfg.model.test_cfg
         assert test_cfg.max_per_img == 300
         assert test_cfg.score_thr == 0.0001

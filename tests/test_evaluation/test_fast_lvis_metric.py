@@ -67,3 +67,21 @@ def test_fast_metric_matches_mmdet_lvis_metric(tmp_path):
         assert ours[k] == pytest.approx(v, abs=5e-4 + 1e-9), k  # LVISMetric rounds to 3 places
     assert 'lvis/bbox_APr' in ours and 'lvis/segm_APf' in ours
     assert f'lvis/{classes[0]}_precision' in ours
+
+
+def test_compact_dump_keeps_values_and_drops_the_storage_behind_views(tmp_path):
+    import pickle
+
+    import torch
+
+    from mmdet_eql.evaluation.metrics import CompactDumpDetResults
+    big = torch.rand(1000, 1203)
+    scores = big.flatten()[:300]  # a view into 4.8 MB, as the kept detections are
+    sample = dict(pred_instances=dict(scores=scores, labels=torch.arange(300)), img_id=1)
+    metric = CompactDumpDetResults(out_file_path=str(tmp_path / 'p.pkl'))
+    metric.process({}, [sample])
+    kept = metric.results[0]['pred_instances']['scores']
+    assert torch.equal(kept, scores)
+    assert kept.untyped_storage().nbytes() == 300 * 4
+    assert len(pickle.dumps(metric.results)) < 20_000  # the view alone pickles to 4.8 MB
+    assert len(pickle.dumps([sample])) > 4_000_000

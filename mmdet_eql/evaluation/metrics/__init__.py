@@ -1,3 +1,4 @@
+from .compact_dump import CompactDumpDetResults
 from .fast_lvis_metric import FastLVISMetric
 
-__all__ = ['FastLVISMetric']
+__all__ = ['CompactDumpDetResults', 'FastLVISMetric']

@@ -7,7 +7,7 @@ import contextlib
 import contextvars
 import logging
 import weakref
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -45,18 +45,31 @@ def class_freq_supplied_later():
 _SOFTPLUS_THRESHOLD = 40.0
 
 
-def protection_warnings(cf: ClassFrequency, lambda_: float) -> List[str]:
-    """Warnings for a lambda that protects no class, or protects frequent classes."""
+def protection_notes(cf: ClassFrequency, lambda_: float) -> List[Tuple[int, str]]:
+    """(logging level, message) about what lambda protects: a warning when it protects no class
+    (EQL would be plain sigmoid cross-entropy); information, with the reason, when it protects
+    classes LVIS calls frequent (> 100 train images), as the authors' LVIS v1 setting does."""
     mask = cf.protected(lambda_)
     out = []
     if lambda_ > 0 and not mask.any():
-        out.append(f'lambda={lambda_:g} protects no class (smallest frequency '
-                   f'{cf.freq.min():.3g}): EQL is plain sigmoid cross-entropy')
+        out.append((logging.WARNING, f'lambda={lambda_:g} protects no class (smallest frequency '
+                    f'{cf.freq.min():.3g}): EQL is plain sigmoid cross-entropy'))
     n_freq = cf.count_by_group(mask).get('f', 0)
     if n_freq:
-        out.append(f'lambda={lambda_:g} protects {n_freq} frequent classes (> 100 train images); '
-                   'the paper finds protecting frequent classes hurts them')
+        counts = ''
+        if cf.image_counts is not None:
+            c = [n for n, g, m in zip(cf.image_counts, cf.groups, mask) if g == 'f' and m]
+            counts = f' ({min(c)}-{max(c)} train images)'
+        out.append((logging.INFO, f'lambda={lambda_:g} also protects {n_freq} classes that LVIS '
+                    f'calls frequent{counts}: f_j < lambda cuts by the share of images, LVIS\'s '
+                    'groups by "more than 100 images"; for lambda=0.0011 on LVIS v1 this is the '
+                    'EQLv2 authors\' own EQL setting (the EQL paper finds protecting many '
+                    'frequent classes hurts them)'))
     return out
+
+
+#: messages already logged by this process (each is said once, not once per model built)
+_SAID = set()
 
 
 class _EQLFunction(torch.autograd.Function):
@@ -203,8 +216,10 @@ class EQLLoss(nn.Module):
         self.tail_mask.copy_(mask.to(self.tail_mask.device))
         self.class_freq = cf
         print_log(f'EQLLoss: {summarize_protection(cf, self.lambda_)}', logger='current')
-        for msg in protection_warnings(cf, self.lambda_):
-            print_log(f'EQLLoss: {msg}', logger='current', level=logging.WARNING)
+        for level, msg in protection_notes(cf, self.lambda_):
+            if msg not in _SAID:
+                _SAID.add(msg)
+                print_log(f'EQLLoss: {msg}', logger='current', level=level)
 
     def init_weights(self) -> None:
         """Called by the model's weight initialisation, before the first iteration: a loss left

@@ -183,17 +183,32 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda x: loss_fn(x, labels, reduction_override='none'), (z, ))
 
 
-def test_lambda_warnings():
+def test_lambda_notes():
+    import logging
+
     from mmdet_eql.datasets.class_frequency import load_preset
-    from mmdet_eql.models.losses.eql_loss import protection_warnings
+    from mmdet_eql.models.losses.eql_loss import protection_notes
     v1 = load_preset('lvis_v1')
-    assert protection_warnings(v1, 0.0011) == [
-        'lambda=0.0011 protects 17 frequent classes (> 100 train images); the paper finds '
-        'protecting frequent classes hurts them'
-    ]
-    assert protection_warnings(load_preset('lvis_v0.5'), 0.00177) == []
-    assert 'protects no class' in protection_warnings(v1, 1e-9)[0]
-    assert protection_warnings(v1, 0.0) == []  # lambda = 0: the sigmoid baseline, on purpose
+    (level, msg), = protection_notes(v1, 0.0011)
+    # the authors' own setting: information with the reason, not a warning
+    assert level == logging.INFO
+    assert msg.startswith('lambda=0.0011 also protects 17 classes that LVIS calls frequent '
+                          '(101-109 train images)')
+    assert protection_notes(load_preset('lvis_v0.5'), 0.00177) == []
+    (level, msg), = protection_notes(v1, 1e-9)
+    assert level == logging.WARNING and 'protects no class' in msg
+    assert protection_notes(v1, 0.0) == []  # lambda = 0: the sigmoid baseline, on purpose
+
+
+def test_lambda_note_is_logged_once_per_process(capsys):
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('eql_once_test')
+    from mmdet_eql.models.losses import eql_loss
+    eql_loss._SAID.clear()
+    for _ in range(3):
+        EQLLoss(num_classes=1203, lambda_=0.0011, class_freq='lvis_v1')
+    out = capsys.readouterr()
+    assert (out.out + out.err).count('also protects 17 classes') == 1
 
 
 def test_labels_out_of_range_and_non_finite_scores():
