@@ -5,9 +5,10 @@ on a tiny dataset in the exact LVIS format with the real category lists, then te
 checkpoint. Offline: the ImageNet file is a stand-in in torch's hub cache (lvis_fixture.py), and
 no torchvision is installed, so a leaf that still says ``torchvision://`` fails here.
 
-What a run changes in the leaf, by key and transform type (never by position): the data root,
-the image scale (all but the EQL v1 leaf, which runs at LVIS's own scale), one epoch, no
-dataloader workers, logging every iteration.
+What a run changes in the leaf (``lvis_run_config`` of tools/analysis_tools/benchmark_lvis_train.py,
+by key and transform type, never by position): the data root, the image scale (all but the EQL v1
+leaf, which runs at LVIS's own scale), one epoch, no dataloader workers, logging every
+iteration.
 """
 import glob
 import json
@@ -15,12 +16,15 @@ import math
 import os
 import os.path as osp
 import pickle
+import sys
 
 import pytest
 import torch
 from e2e_utils import ROOT, run
 from lvis_fixture import fake_imagenet_cache, make_lvis_fixture, stem_marker
-from mmengine.config import Config
+
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
+from benchmark_lvis_train import lvis_run_config  # noqa: E402
 
 FAMILIES = {
     'eql-v1': ('configs/eql/mask-rcnn_r50_fpn_eql_sample1e-3-ms-1x_lvis-v1.py', 'v1', None),
@@ -43,40 +47,6 @@ def lvis_data(tmp_path_factory):
         torch_home=torch_home)
 
 
-def _datasets(loader_cfg):
-    ds = loader_cfg.dataset
-    while 'dataset' in ds:  # ClassBalancedDataset wraps the LVIS dataset
-        ds = ds.dataset
-    return ds
-
-
-def _shrink(pipeline, short):
-    long = short * 5 // 3
-    for t in pipeline:
-        if 'scale' in t:
-            t.scale = (long, short)
-        if 'scales' in t:
-            t.scales = [(long, short - 32 * i) for i in range(len(t.scales))]
-
-
-def prepare(leaf, data_root, short_side, out_path):
-    """The leaf with the run's changes, written to ``out_path`` (see the module docstring)."""
-    cfg = Config.fromfile(osp.join(ROOT, leaf))
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].num_workers = 0
-        cfg[loader].persistent_workers = False
-        ds = _datasets(cfg[loader])
-        ds.data_root = data_root
-        if short_side:
-            _shrink(ds.pipeline, short_side)
-    for ev in ('val_evaluator', 'test_evaluator'):
-        cfg[ev].ann_file = osp.join(data_root, _datasets(cfg.val_dataloader).ann_file)
-    cfg.train_cfg.max_epochs = 1  # 4 images, batch 2: 2 iterations
-    cfg.default_hooks.logger.interval = 1
-    cfg.dump(out_path)
-    return cfg
-
-
 def logged_losses(work_dir):
     rows = []
     for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
@@ -89,7 +59,7 @@ def logged_losses(work_dir):
 def test_lvis_leaf_trains_and_tests(family, lvis_data, tmp_path):
     leaf, version, short_side = FAMILIES[family]
     cfg_path = str(tmp_path / osp.basename(leaf))
-    cfg = prepare(leaf, lvis_data[version], short_side, cfg_path)
+    cfg = lvis_run_config(leaf, lvis_data[version], cfg_path, short_side)
     env = dict(os.environ, TORCH_HOME=lvis_data['torch_home'], CUDA_VISIBLE_DEVICES='')
     wd = str(tmp_path / 'work')
     log = run(['tools/train.py', cfg_path, '--work-dir', wd], env=env)
@@ -119,3 +89,24 @@ def test_lvis_leaf_trains_and_tests(family, lvis_data, tmp_path):
     if family == 'atss-efl':
         stats = ckpt['state_dict']['bbox_head.loss_cls.grad_stats.num_updates']
         assert int(stats) == 2  # one update per iteration, not one per FPN level (5)
+
+
+@pytest.mark.slow
+def test_cost_script_runs_at_tiny_scale(lvis_data, tmp_path):
+    """tools/analysis_tools/benchmark_lvis_train.py end to end on the CPU at a tiny scale (its
+    numbers are for a GPU; here it must run and print its table)."""
+    env = dict(os.environ, TORCH_HOME=lvis_data['torch_home'], CUDA_VISIBLE_DEVICES='')
+    out = run([
+        'tools/analysis_tools/benchmark_lvis_train.py', '--iters', '2', '--batch', '1',
+        '--val-images', '1', '--objects', '3', '--short-side', '128', '--eval-images', '30',
+        '--work-dir',
+        str(tmp_path)
+    ],
+              env=env)
+    rows = [line for line in out.splitlines() if line.startswith('| mask-rcnn_r50')]
+    assert len(rows) == 2, out[-2000:]
+    assert rows[0].split('|')[4].strip() == '1.000x'
+    cost = json.load(open(tmp_path / 'cost.json'))
+    assert [r['iters_logged'] for r in cost['leaves']] == [2, 2]
+    assert all(r['s_per_iter'] > 0 and r['test_s_per_img'] > 0 for r in cost['leaves'])
+    assert cost['evaluator']['detections'] == 30 * 300

@@ -31,7 +31,7 @@ def polygon(rng, x, y, w, h, k=8):
     return [float(v) for v in np.stack([xs, ys], 1).reshape(-1)]
 
 
-def make_set(num_images, dets_per_image, seed=0):
+def make_set(num_images, dets_per_image, seed=0, masks=True):
     rng = np.random.RandomState(seed)
     with open(osp.join(DATA_DIR, 'lvis_v1_category_stats.json')) as f:
         cats = json.load(f)
@@ -87,6 +87,10 @@ def make_set(num_images, dets_per_image, seed=0):
                     segmentation=None,
                     _poly=polygon(rng, *bb)))
     gt = dict(images=images, annotations=anns, categories=cats)
+    if not masks:  # boxes only
+        for d in dets:
+            del d['_poly'], d['segmentation']
+        return gt, dets
     from pycocotools import mask as mask_utils
     for d in tqdm(dets, desc='encoding masks', unit='det', mininterval=1):
         rle = mask_utils.frPyObjects([d.pop('_poly')], 480, 640)[0]
