@@ -9,7 +9,7 @@ frequent > 100. Everything here is pure Python/numpy so the tool and the losses 
 """
 import json
 import os.path as osp
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
@@ -58,7 +58,6 @@ class ClassFrequency:
     groups: Optional[List[str]] = None
     image_counts: Optional[List[int]] = None
     source: str = 'sequence'
-    extra: Dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.freq)

@@ -397,8 +397,8 @@ def generate(out_dir: str,
         out = []
         for im in imgs:
             im = dict(im)
-            present, absent = im.pop('present'), im.pop('absent')
-            del present
+            im.pop('present')
+            absent = im.pop('absent')
             if negatives == 'all':
                 neg = absent
             else:

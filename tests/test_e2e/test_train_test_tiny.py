@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 from e2e_utils import CONFIGS, ITERS, ROOT, make_tiny, options, run  # noqa: F401
 
 
@@ -30,7 +29,8 @@ def test_train_resume_and_test(tiny, tmp_path, method):
     final = [s for s in scalars if 'lvis/bbox_AP' in s]
     assert final, 'no validation metrics logged'
     for key in ('bbox_AP', 'bbox_APr', 'bbox_APc', 'bbox_APf', 'segm_AP', 'segm_APr'):
-        assert torch.isfinite(torch.tensor(final[-1][f'lvis/{key}'])), key
+        # defined (-1 means "no ground truth to score") and a fraction
+        assert 0 <= final[-1][f'lvis/{key}'] <= 1, (key, final[-1][f'lvis/{key}'])
 
     # resume from the iteration-2 checkpoint (torch.load's weights_only default) to iteration 6
     log = run([

@@ -1,4 +1,3 @@
-import math
 
 import pytest
 import torch
@@ -25,9 +24,11 @@ def test_head_hands_frequencies_to_loss_and_sets_prior_bias():
     assert head.loss_cls.tail_mask.tolist() == [True, False, True, False, False]
     assert head.fc_cls.out_features == 5  # custom_cls_channels: no background logit
     head.init_weights()
-    expected = -math.log((1 - 0.001) / 0.001)
-    assert expected == pytest.approx(-6.9067547786)
-    torch.testing.assert_close(head.fc_cls.bias.data, torch.full((5, ), expected))
+    # -log((1 - p) / p) for p = 0.001, as the EQL authors initialise it
+    torch.testing.assert_close(head.fc_cls.bias.data, torch.full((5, ), -6.9067547786))
+    other = MODELS.build(head_cfg(prior_prob=0.01))
+    other.init_weights()
+    torch.testing.assert_close(other.fc_cls.bias.data, torch.full((5, ), -4.5951198501))
 
 
 def test_head_predicts_sigmoid_scores_with_background_column():
