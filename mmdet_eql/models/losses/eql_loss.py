@@ -3,8 +3,6 @@
 Shapes: N = RoIs in the batch, C = foreground classes; label C means background. EQL's classifier
 has C outputs (no background logit): a background RoI is one whose C sigmoid targets are all 0.
 """
-import contextlib
-import contextvars
 import logging
 import weakref
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -25,21 +23,6 @@ from .utils import check_finite_and_labels, check_loss_args, roi_accuracy
 #: each loss's input checks still on their way from the GPU (kept outside the module so that
 #: deepcopy and pickling of a model never meet a CUDA event)
 _PENDING_CHECKS: 'weakref.WeakKeyDictionary[nn.Module, PendingCheck]' = weakref.WeakKeyDictionary()
-
-#: True while a frequency-aware bbox head builds its loss: that head supplies the frequencies
-_FREQ_SUPPLIED_BY_HEAD = contextvars.ContextVar('mmdet_eql_freq_supplied_by_head', default=False)
-
-
-@contextlib.contextmanager
-def class_freq_supplied_later():
-    """Within this context an ``EQLLoss`` may be built without ``class_freq``: the caller (the
-    frequency-aware bbox head) promises to call ``set_class_freq`` before the loss is used."""
-    token = _FREQ_SUPPLIED_BY_HEAD.set(True)
-    try:
-        yield
-    finally:
-        _FREQ_SUPPLIED_BY_HEAD.reset(token)
-
 
 # softplus(x) is computed as x above this threshold; exp(-40) is below float64's resolution of x.
 _SOFTPLUS_THRESHOLD = 40.0
@@ -153,10 +136,9 @@ class EQLLoss(nn.Module):
         num_classes (int): C, the number of foreground classes.
         lambda_ (float): frequency threshold; classes with f_j < lambda_ are protected.
             0.00177 selects LVIS v0.5 rare + common, 0.0011 is the authors' value for LVIS v1.
-        class_freq (str | Sequence[float] | None): a preset ('lvis_v1', 'lvis_v0.5'), a JSON made
-            by tools/analysis_tools/class_frequency.py, or C floats. May be None when a
-            frequency-aware bbox head supplies it (:meth:`set_class_freq`); anywhere else a
-            missing class_freq is an error when the loss is built.
+        class_freq (str | Sequence[float] | ClassFrequency): a preset ('lvis_v1', 'lvis_v0.5'),
+            a JSON made by tools/analysis_tools/class_frequency.py, or C floats; required (a
+            frequency-aware bbox head writes its own ``class_freq`` into its loss config).
         use_sigmoid (bool): accepted so configs derived from CrossEntropyLoss keep working; must
             be True (EQL is a sigmoid loss).
         reduction (str): 'none', 'mean' or 'sum' (mmdet semantics with weights and avg_factor).
@@ -175,7 +157,7 @@ class EQLLoss(nn.Module):
     def __init__(self,
                  num_classes: int,
                  lambda_: float = 0.0011,
-                 class_freq: Optional[Union[str, Sequence[float]]] = None,
+                 class_freq: Optional[Union[str, Sequence[float], ClassFrequency]] = None,
                  use_sigmoid: bool = True,
                  reduction: str = 'mean',
                  loss_weight: float = 1.0,
@@ -199,14 +181,13 @@ class EQLLoss(nn.Module):
         self.register_buffer(
             'tail_mask', torch.zeros(num_classes, dtype=torch.bool), persistent=False)
         self.class_freq: Optional[ClassFrequency] = None
-        if class_freq is not None:
-            self.set_class_freq(class_freq)
-        elif not _FREQ_SUPPLIED_BY_HEAD.get():
+        if class_freq is None:
             raise ValueError(
                 'EQLLoss built without class frequencies: set class_freq=... on the loss (a preset '
                 "such as 'lvis_v1', a JSON made by tools/analysis_tools/class_frequency.py, or C "
                 'floats), or use it inside a frequency-aware bbox head (type='
-                "'FreqAwareShared2FCBBoxHead', class_freq=...) that declares them")
+                "'FreqAwareShared2FCBBoxHead', class_freq=...), which passes them on")
+        self.set_class_freq(class_freq)
 
     def set_class_freq(self, class_freq: Union[str, Sequence[float], ClassFrequency]) -> None:
         """Sets the frequencies and computes the tail mask once (kept on the loss's device)."""
@@ -220,14 +201,6 @@ class EQLLoss(nn.Module):
             if msg not in _SAID:
                 _SAID.add(msg)
                 print_log(f'EQLLoss: {msg}', logger='current', level=level)
-
-    def init_weights(self) -> None:
-        """Called by the model's weight initialisation, before the first iteration: a loss left
-        without frequencies fails here rather than in the middle of the first step."""
-        if self.class_freq is None:
-            raise RuntimeError('EQLLoss has no class frequencies: give class_freq=... to the loss '
-                               'or use it inside a frequency-aware bbox head '
-                               '(FreqAwareShared2FCBBoxHead) that declares them')
 
     def get_cls_channels(self, num_classes: int) -> int:
         """EQL's classifier has one output per foreground class (no background logit)."""
@@ -265,9 +238,6 @@ class EQLLoss(nn.Module):
         """
         assert reduction_override in (None, 'none', 'mean', 'sum')
         reduction = reduction_override or self.reduction
-        if self.class_freq is None:
-            raise RuntimeError('EQLLoss has no class frequencies: give class_freq=... to the loss '
-                               'or use it inside a frequency-aware bbox head that declares them')
         if cls_score.dim() != 2 or cls_score.size(1) != self.num_classes:
             width = cls_score.size(-1) if cls_score.dim() else 0
             extra = (' EQL has no background logit: a background RoI is one whose C sigmoid '

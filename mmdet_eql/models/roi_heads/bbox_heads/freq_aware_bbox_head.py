@@ -2,8 +2,8 @@
 
 Shapes: N = RoIs, C = foreground classes (``num_classes``).
 """
+import inspect
 import math
-from contextlib import nullcontext
 from typing import Optional, Sequence, Union
 
 import torch.nn as nn
@@ -13,7 +13,13 @@ from mmengine.logging import print_log
 
 from mmdet_eql.datasets.class_frequency import (ClassFrequency, check_class_names,
                                                 check_num_classes, resolve_class_freq)
-from mmdet_eql.models.losses.eql_loss import class_freq_supplied_later
+
+
+def _takes_class_freq(loss_cfg) -> bool:
+    """Whether the registered loss of ``loss_cfg`` has a ``class_freq`` argument."""
+    loss_type = loss_cfg.get('type') if hasattr(loss_cfg, 'get') else None
+    cls = MODELS.get(loss_type) if isinstance(loss_type, str) else loss_type
+    return cls is not None and 'class_freq' in inspect.signature(cls.__init__).parameters
 
 
 @MODELS.register_module()
@@ -22,7 +28,8 @@ class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
 
     The head reads ``class_freq`` (a preset name, a JSON made by
     ``tools/analysis_tools/class_frequency.py`` or C floats), checks it has ``num_classes``
-    entries, hands it to its loss when the loss takes frequencies (``set_class_freq``), and
+    entries, writes it into its ``loss_cls`` config when the loss takes a ``class_freq``
+    argument (as mmdet's DETR head does with ``class_weight``) before the loss is built, and
     initialises the foreground classifier bias from a prior probability, as the EQL authors do:
     b = -log((1 - p) / p), p = 0.001 (Lin et al., focal loss). Works in every stage of a Cascade.
 
@@ -38,25 +45,21 @@ class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
                  class_freq: Optional[Union[str, Sequence[float]]] = None,
                  prior_prob: Optional[float] = 0.001,
                  **kwargs) -> None:
-        # with class_freq declared here, the loss may be built without it: it gets it below
-        with class_freq_supplied_later() if class_freq is not None else nullcontext():
-            super().__init__(*args, **kwargs)
-        if prior_prob is not None and not 0 < prior_prob < 1:
-            raise ValueError(f'prior_prob must lie in (0, 1), got {prior_prob!r}')
-        self.prior_prob = prior_prob
         self.class_freq: Optional[ClassFrequency] = None
         if class_freq is not None:
             cf = resolve_class_freq(class_freq)
-            check_num_classes(cf, self.num_classes, who=type(self).__name__)
+            check_num_classes(cf, kwargs.get('num_classes', 80), who=type(self).__name__)
             self.class_freq = cf
-            if hasattr(self.loss_cls, 'set_class_freq'):
-                if getattr(self.loss_cls, 'class_freq', None) is not None:
+            loss_cls = kwargs.get('loss_cls')
+            if loss_cls is not None and _takes_class_freq(loss_cls):
+                if loss_cls.get('class_freq') is not None:
                     raise ValueError('class frequencies are given both to the bbox head and to '
                                      'its loss; declare them once, on the head')
-                self.loss_cls.set_class_freq(cf)
-        elif getattr(self.loss_cls, 'class_freq', 'n/a') is None:
-            raise ValueError(f'{type(self.loss_cls).__name__} needs class frequencies: set '
-                             f'class_freq on {type(self).__name__} or on the loss')
+                kwargs['loss_cls'] = dict(loss_cls, class_freq=cf)
+        super().__init__(*args, **kwargs)
+        if prior_prob is not None and not 0 < prior_prob < 1:
+            raise ValueError(f'prior_prob must lie in (0, 1), got {prior_prob!r}')
+        self.prior_prob = prior_prob
 
     def check_class_names(self, names: Sequence[str]) -> None:
         """Checks the frequencies' category names against the dataset's classes."""
