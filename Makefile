@@ -6,7 +6,7 @@ setup:
 	@bash tools/setup_env.sh
 
 # The main job: the embedded long-tailed benchmark (generate, train baseline and EQL, evaluate,
-# compare, plot) on this machine's CPU. Outputs under work_dirs/longtail_demo/.
+# compare, plot) on this machine's CPU. Outputs under work_dirs/longtail_small/.
 demo: setup
 	$(PY) tools/misc/run_longtail_demo.py $(DEMO_ARGS)
 

@@ -1,6 +1,7 @@
 # The Equalized Focal Loss on the one-stage baseline: only the classification loss changes
 # (gamma_b = 2, s = 8, alpha = 0.25, the paper's defaults).
 _base_ = './atss_r18-half_fpn_random-900it_longtail-small.py'
+benchmark = dict(method='efl', label='ATSS, EFL')
 
 model = dict(
     bbox_head=dict(

@@ -1,6 +1,7 @@
 # The one-stage baseline on the embedded benchmark: ATSS (sigmoid focal loss) with the same
 # half-width ResNet-18 from scratch, data, schedule and seed as the Mask R-CNN configs. Boxes only.
 _base_ = './mask-rcnn_r18-half_fpn_random-900it_longtail-small.py'
+benchmark = dict(method='focal', label='ATSS, focal loss')
 
 model = dict(
     _delete_=True,

@@ -1,6 +1,7 @@
 # mmdet 3.3.0's own EQLV2Loss as shipped (softmax over its logits at test time, weights ignored),
 # on the softmax baseline's head: the comparison for our EqualizationLossV2.
 _base_ = './mask-rcnn_r18-half_fpn_random-900it_longtail-small.py'
+benchmark = dict(method='eqlv2-mmdet', label='EQLV2Loss (mmdet, as shipped)')
 
 model = dict(
     roi_head=dict(

@@ -3,6 +3,7 @@
 # replaced by EqualizationLossV2 (C + 1 sigmoid logits, gamma 12, mu 0.8, alpha 4). EQLv2 needs no
 # class frequencies: its weights come from the gradient statistics gathered during training.
 _base_ = './mask-rcnn_r18-half_fpn_sigmoid_random-900it_longtail-small.py'
+benchmark = dict(method='eqlv2', label='EQLv2 (ours)')
 
 model = dict(
     roi_head=dict(

@@ -4,12 +4,19 @@
 _base_ = ['mmdet::_base_/models/mask-rcnn_r50_fpn.py', 'mmdet::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmdet_eql'], allow_failed_imports=False)
 
-data_root = 'data/longtail_small/'
-num_classes = 64
+# What the benchmark is, for tools/misc/run_longtail_demo.py: the method's short name and label.
+# Every leaf states its own; a new method is one new leaf.
+benchmark = dict(method='softmax', label='softmax CE (mmdet)')
+
+# The preset: the small preset by default; tools/misc/run_longtail_demo.py (and the tests) set
+# these environment variables from the generated dataset, so that no key of a list (a pipeline
+# transform) is ever addressed by its position.
+data_root = '{{$LONGTAIL_DATA_ROOT:data/longtail_small/}}'
+num_classes = {{'$LONGTAIL_NUM_CLASSES:64'}}
+max_iters = {{'$LONGTAIL_MAX_ITERS:900'}}
+image_size = {{'$LONGTAIL_IMAGE_SIZE:128'}}  # square images; the Resize below sets scale_factor
 # written by tools/misc/make_longtail_dataset.py (the class-frequency tool's format)
 class_freq_file = data_root + 'annotations/class_freq.json'
-max_iters = 900
-image_size = 128  # the preset's image size (the Resize below keeps it; it sets scale_factor)
 
 model = dict(
     # a ResNet-18 of half width (base_channels 32), from scratch: no pretrained weights exist here

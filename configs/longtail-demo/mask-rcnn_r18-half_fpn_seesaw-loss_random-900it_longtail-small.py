@@ -1,6 +1,7 @@
 # mmdet's own SeesawLoss with its normalised linear classifier (as mmdet's LVIS seesaw configs),
 # on the softmax baseline: same data, schedule and seed.
 _base_ = './mask-rcnn_r18-half_fpn_random-900it_longtail-small.py'
+benchmark = dict(method='seesaw', label='Seesaw (mmdet)')
 
 model = dict(
     roi_head=dict(

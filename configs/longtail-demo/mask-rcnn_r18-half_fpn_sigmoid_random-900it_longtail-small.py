@@ -2,6 +2,7 @@
 # (no class protected), i.e. plain sigmoid cross-entropy over the C foreground logits. EQL differs
 # from the softmax baseline in two things (sigmoid and the protection); this isolates the second.
 _base_ = './mask-rcnn_r18-half_fpn_random-900it_longtail-small.py'
+benchmark = dict(method='sigmoid', label='sigmoid BCE, lambda=0')
 
 model = dict(
     roi_head=dict(

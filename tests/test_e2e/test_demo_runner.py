@@ -1,4 +1,5 @@
-"""The README's main job, on the tiny preset with two iterations per model."""
+"""The README's main job, on the tiny preset with two iterations per model; and a runner that
+cannot report the wrong run."""
 import json
 import os.path as osp
 import subprocess
@@ -7,21 +8,28 @@ import sys
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+NO_WORKERS = [
+    'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+    'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+    'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False'
+]
+
+
+def demo(tmp_path, *extra, data='data', iters='2', methods=('softmax', 'eql'), options=()):
+    cmd = [
+        sys.executable,
+        osp.join(ROOT, 'tools', 'misc', 'run_longtail_demo.py'), '--preset', 'tiny', '--data-root',
+        str(tmp_path / data), '--work-dir',
+        str(tmp_path / 'wd'), '--max-iters', iters, '--methods', *methods, *extra, '--cfg-options',
+        *NO_WORKERS, *options
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
 
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path):
     wd = tmp_path / 'wd'
-    cmd = [
-        sys.executable,
-        osp.join(ROOT, 'tools', 'misc', 'run_longtail_demo.py'), '--preset', 'tiny', '--data-root',
-        str(tmp_path / 'data'), '--work-dir',
-        str(wd), '--max-iters', '2', '--methods', 'softmax', 'eql', '--cfg-options',
-        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False'
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    res = demo(tmp_path)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert 'LVIS-like val (federated negatives):' in res.stdout
     assert '| EQL, rare+common |' in res.stdout
@@ -36,17 +44,35 @@ def test_demo_runs_end_to_end(tmp_path):
             assert all(k in summary for k in ('AP', 'APr', 'APc', 'APf'))
             assert 0 <= summary['AP'] <= 1
     # a second run reuses the trained models and the dataset
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    res = demo(tmp_path)
     assert res.returncode == 0 and 'done earlier' in res.stdout
+    record = json.loads((wd / 'eql_seed0' / 'run.json').read_text())
+    assert record['status'] == 'finished' and record['definition']['preset'] == 'tiny'
+    assert (wd / 'eql_seed0' / 'run_config.py').is_file()  # the resolved config that ran
     # report only: seed 1 was never trained, it is left out and nothing trains
-    res = subprocess.run(
-        cmd[:cmd.index('--max-iters')] +
-        ['--report-only', '--seeds', '0', '1', '--methods', 'softmax', 'eql', 'eqlv2'],
-        capture_output=True,
-        text=True,
-        cwd=ROOT)
+    res = demo(tmp_path, '--report-only', '--seeds', '0', '1', methods=('softmax', 'eql', 'eqlv2'))
     assert res.returncode == 0, res.stderr[-2000:]
     assert 'eql seed 1: no finished run, left out of the report' in res.stdout
     assert '| EQL, rare+common | 0 |' in res.stdout and 'EQLv2' not in res.stdout.split(
         'LVIS-like')[1]
     assert 'training' not in res.stdout
+
+    # the same work dir with another definition is refused, never reported as this one ...
+    res = demo(tmp_path, options=['model.roi_head.bbox_head.loss_cls.loss_weight=2.0'])
+    assert res.returncode != 0 and 'holds a run of another definition' in res.stderr, res.stderr
+    assert 'cfg_options' in res.stderr and 'the resolved config' in res.stderr
+    res = demo(tmp_path, iters='3', methods=('eql', ))
+    assert res.returncode != 0 and 'max_iters (2 -> 3)' in res.stderr, res.stderr
+    res = demo(tmp_path, '--report-only', iters='3', methods=('eql', ))
+    assert res.returncode != 0 and 'max_iters (2 -> 3)' in res.stderr, res.stderr
+    # ... and so is another dataset in the data root of the first
+    res = demo(tmp_path, '--data-seed', '1')
+    assert res.returncode != 0 and 'holds another dataset' in res.stderr, res.stderr
+    # runs on another dataset (its own data root) do not pass for the seed-0 ones
+    res = demo(tmp_path, '--data-seed', '1', '--report-only', data='data1', methods=('eql', ))
+    assert res.returncode != 0, res.stderr
+    assert 'data_seed (0 -> 1), the annotation files' in res.stderr, res.stderr
+    # --retrain trains the new definition in place
+    res = demo(tmp_path, '--retrain', iters='3', methods=('eql', ))
+    assert res.returncode == 0 and 'training eql' in res.stdout, res.stderr[-2000:]
+    assert json.loads((wd / 'eql_seed0' / 'run.json').read_text())['definition']['max_iters'] == 3

@@ -4,8 +4,14 @@
                                            [--methods softmax sigmoid eql eql-rare eqlv2
                                             seesaw eqlv2-mmdet focal efl]
 
-1. generates the dataset (data/longtail_{preset}/, skipped when it is already there);
-2. trains each method's config (configs/longtail-demo/) with tools/train.py, same seed and schedule;
+1. generates the dataset (data/longtail_{preset}/, skipped when it holds that preset and seed);
+2. trains each method's config (configs/longtail-demo/; each states its method and label) with
+   tools/train.py, same seed and schedule. The preset reaches the configs through the
+   environment variables their base reads (LONGTAIL_DATA_ROOT, LONGTAIL_NUM_CLASSES,
+   LONGTAIL_IMAGE_SIZE, LONGTAIL_MAX_ITERS); each run's resolved config is written to its work
+   dir (run_config.py) with a record of its definition (run.json: config, data, preset, seeds,
+   overrides). A finished run is reused only when its definition is the same; a work dir that
+   holds a run of another definition is refused (or trained again with --retrain);
 3. tests each with tools/test.py, then evaluates its detections on both val files: the LVIS-like
    one (federated negatives) and the strict one (every absent class is a negative);
 4. prints a comparison table (bbox and segm, boxes only for the one-stage focal and efl: AP, APr,
@@ -14,12 +20,14 @@
 """
 import argparse
 import glob
+import hashlib
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
 import time
+from typing import Dict, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
@@ -27,45 +35,38 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 from mmdet_eql.evaluation import lvis_eval  # noqa: E402
-from mmdet_eql.utils import load_json  # noqa: E402
+from mmdet_eql.utils import load_json, write_json  # noqa: E402
 from mmdet_eql.visualization import plots  # noqa: E402
 
 CONFIG_DIR = osp.join(ROOT, 'configs', 'longtail-demo')
-METHODS = {
-    'softmax': 'mask-rcnn_r18-half_fpn_random-900it_longtail-small.py',
-    'sigmoid': 'mask-rcnn_r18-half_fpn_sigmoid_random-900it_longtail-small.py',
-    'eql': 'mask-rcnn_r18-half_fpn_eql_random-900it_longtail-small.py',
-    'eql-rare': 'mask-rcnn_r18-half_fpn_eql-rare_random-900it_longtail-small.py',
-    'eqlv2': 'mask-rcnn_r18-half_fpn_eqlv2_random-900it_longtail-small.py',
-    'seesaw': 'mask-rcnn_r18-half_fpn_seesaw-loss_random-900it_longtail-small.py',
-    'eqlv2-mmdet': 'mask-rcnn_r18-half_fpn_eqlv2-mmdet_random-900it_longtail-small.py',
-    'focal': 'atss_r18-half_fpn_random-900it_longtail-small.py',
-    'efl': 'atss_r18-half_fpn_efl_random-900it_longtail-small.py',
-}
-#: one-stage detectors: boxes only, the head is model.bbox_head
-ONE_STAGE = ('focal', 'efl')
-#: methods whose loss config needs num_classes
-LOSS_NUM_CLASSES = ('sigmoid', 'eql', 'eql-rare', 'eqlv2', 'seesaw', 'eqlv2-mmdet', 'efl')
-#: methods whose (frequency-aware) head reads the class-frequency file
-FREQ_AWARE = ('sigmoid', 'eql', 'eql-rare', 'eqlv2')
-LABELS = {
-    'softmax': 'softmax CE (mmdet)',
-    'sigmoid': 'sigmoid BCE, lambda=0',
-    'eql': 'EQL, rare+common',
-    'eql-rare': 'EQL, rare only',
-    'eqlv2': 'EQLv2 (ours)',
-    'seesaw': 'Seesaw (mmdet)',
-    'eqlv2-mmdet': 'EQLV2Loss (mmdet, as shipped)',
-    'focal': 'ATSS, focal loss',
-    'efl': 'ATSS, EFL',
-}
 KEYS = ('AP', 'APr', 'APc', 'APf')
+
+
+def discover_methods() -> Dict[str, Tuple[str, str]]:
+    """{method: (config path, label)} from the ``benchmark = dict(method=..., label=...)`` that
+    every config of configs/longtail-demo/ states: a new method is one new leaf."""
+    from mmengine.config import Config
+    out = {}
+    for path in sorted(glob.glob(osp.join(CONFIG_DIR, '*.py'))):
+        bench = Config.fromfile(path).get('benchmark')
+        if not bench or 'method' not in bench or 'label' not in bench:
+            raise SystemExit(f'error: {path} states no benchmark = dict(method=..., label=...)')
+        if bench['method'] in out:
+            raise SystemExit(f'error: {path} and {out[bench["method"]][0]} both state method '
+                             f'{bench["method"]!r}')
+        out[bench['method']] = (path, bench['label'])
+    return out
+
+
+METHODS = discover_methods()
+LABELS = {m: label for m, (_, label) in METHODS.items()}
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--preset', default='small', help='dataset preset (tiny, small, large)')
     parser.add_argument('--data-root', help='default: data/longtail_{preset}/')
+    parser.add_argument('--data-seed', type=int, default=0, help='seed of the generated dataset')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     # the default is the issue's main job, the like-for-like baseline and EQL, which fits 30 minutes
     # on a 2-core CPU; mmdet's softmax baseline adds about 10 more (three models measured 30.5 min)
@@ -75,7 +76,10 @@ def parse_args(argv=None):
         default=['sigmoid', 'eql'],
         choices=sorted(METHODS),
         help='default: sigmoid eql')
-    parser.add_argument('--work-dir', default=osp.join('work_dirs', 'longtail_demo'))
+    parser.add_argument(
+        '--work-dir',
+        help='default: work_dirs/longtail_{preset}[_{max_iters}it]; a run in it is reused only if '
+        'its recorded definition (config, data, preset, seeds, overrides) is the same')
     parser.add_argument('--max-iters', type=int, help='override the schedule length')
     parser.add_argument(
         '--cfg-options', nargs='+', default=[], help='extra key=value overrides for every run')
@@ -87,102 +91,185 @@ def parse_args(argv=None):
     parser.add_argument(
         '--retrain',
         action='store_true',
-        help='train again even when a finished run is in the work dir')
-    return parser.parse_args(argv)
+        help='train again even when a finished run is in the work dir (also one of another '
+        'definition)')
+    args = parser.parse_args(argv)
+    if args.work_dir is None:
+        suffix = f'_{args.max_iters}it' if args.max_iters else ''
+        args.work_dir = osp.join('work_dirs', f'longtail_{args.preset}{suffix}')
+    return args
 
 
-def ensure_dataset(preset: str, data_root: str) -> None:
+def ensure_dataset(preset: str, data_root: str, seed: int) -> dict:
+    """Generates the dataset unless ``data_root`` holds it already, recognised by the preset's
+    parameters and the seed recorded in its annotation file; another dataset there is an error.
+    Returns the train file's ``info``."""
+    from dataclasses import asdict
+
+    from mmdet_eql.datasets.longtail_synth import PRESETS
+    if preset not in PRESETS:
+        raise SystemExit(f'error: unknown --preset {preset!r}; known: {sorted(PRESETS)}')
+    want = json.loads(json.dumps(asdict(PRESETS[preset])))  # tuples as lists, as in the file
     ann = osp.join(data_root, 'annotations', 'train.json')
     if osp.isfile(osp.join(data_root, 'annotations', 'class_freq.json')):
-        with open(ann) as f:
-            info = json.load(f).get('info', {})
-        if f'preset {preset},' in info.get('description', ''):
+        info = load_json(ann, progress=False).get('info', {})
+        if info.get('preset') == want and info.get('seed') == seed:
             print(f'[demo] dataset {data_root} is there ({info["description"]})')
-            return
-        raise SystemExit(f'error: {data_root} holds another dataset ({info.get("description")}); '
-                         'remove it or pass --data-root')
+            return info
+        raise SystemExit(
+            f'error: {data_root} holds another dataset ({info.get("description")}); the run '
+            f'asks for preset {preset}, seed {seed}: remove it or pass --data-root')
     cmd = [
         sys.executable,
         osp.join(ROOT, 'tools', 'misc', 'make_longtail_dataset.py'), data_root, '--preset', preset,
-        '--seed', '0'
+        '--seed',
+        str(seed)
     ]
     if osp.isdir(data_root) and os.listdir(data_root):
         cmd.append('--overwrite')  # an unfinished earlier generation
     subprocess.run(cmd, check=True)
+    return load_json(ann, progress=False)['info']
 
 
-def run_overrides(args, method: str, data_root: str, num_classes: int, image_size: int) -> list:
-    root = data_root.rstrip('/') + '/'
-    if method in ONE_STAGE:
-        heads = [f'model.bbox_head.num_classes={num_classes}']
-    else:
-        heads = [
-            f'model.roi_head.bbox_head.num_classes={num_classes}',
-            f'model.roi_head.mask_head.num_classes={num_classes}',
-        ]
-    opts = heads + [
-        f'train_dataloader.dataset.data_root={root}',
-        f'val_dataloader.dataset.data_root={root}',
-        f'test_dataloader.dataset.data_root={root}',
-        f'val_evaluator.ann_file={root}annotations/val_lvis.json',
-        f'test_evaluator.ann_file={root}annotations/val_lvis.json',
-    ]
-    for split in ('train', 'test'):
-        pipeline = 'train_dataloader.dataset.pipeline.2.scale' if split == 'train' else \
-            'test_dataloader.dataset.pipeline.1.scale'
-        opts.append(f'{pipeline}=({image_size},{image_size})')
-    if args.max_iters:
-        m = args.max_iters
-        opts += [
-            f'train_cfg.max_iters={m}', f'train_cfg.val_interval={m + 1}',
-            f'default_hooks.checkpoint.interval={m}', f'param_scheduler.1.end={m}',
-            f'param_scheduler.1.milestones=[{m * 2 // 3},{m * 8 // 9}]'
-        ]
-    else:
-        opts.append('train_cfg.val_interval=100000')  # evaluated once, by tools/test.py
-    return opts + list(args.cfg_options)
+def preset_env(data_root: str, info: dict, max_iters: Optional[int]) -> Dict[str, str]:
+    """The environment variables the benchmark's base config reads (its preset)."""
+    p = info['preset']
+    env = dict(
+        LONGTAIL_DATA_ROOT=osp.abspath(data_root).rstrip('/') + '/',
+        LONGTAIL_NUM_CLASSES=str(p['num_shapes'] * p['num_colours'] * p['num_textures']),
+        LONGTAIL_IMAGE_SIZE=str(p['image_size']))
+    if max_iters:
+        env['LONGTAIL_MAX_ITERS'] = str(max_iters)
+    return env
 
 
-def method_overrides(method: str, data_root: str, num_classes: int) -> list:
-    root = data_root.rstrip('/') + '/'
-    head = 'model.bbox_head' if method in ONE_STAGE else 'model.roi_head.bbox_head'
-    opts = []
-    if method in FREQ_AWARE:
-        opts.append(f'{head}.class_freq={root}annotations/class_freq.json')
-    if method in LOSS_NUM_CLASSES:
-        opts.append(f'{head}.loss_cls.num_classes={num_classes}')
-    return opts
+def data_fingerprint(data_root: str) -> str:
+    """sha256 of the three annotation files (the images follow from them and the seed)."""
+    h = hashlib.sha256()
+    for name in ('train.json', 'val_lvis.json', 'val_strict.json'):
+        with open(osp.join(data_root, 'annotations', name), 'rb') as f:
+            h.update(f.read())
+    return h.hexdigest()
 
 
-def train_and_test(method: str, seed: int, args, data_root, num_classes, image_size) -> str:
+def resolved_config(method: str, seed: int, args, env: Dict[str, str]):
+    """The method's config as it will run: preset variables, --cfg-options, the seed."""
+    from mmengine.config import Config, DictAction
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        cfg = Config.fromfile(METHODS[method][0])
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    opts = {}
+    for item in args.cfg_options:
+        if '=' not in item:
+            raise SystemExit(f'error: --cfg-options {item!r}: expected key=value')
+        k, v = item.split('=', 1)
+        opts[k] = DictAction._parse_iterable(v)
+    cfg.merge_from_dict(opts)
+    cfg.merge_from_dict({'randomness.seed': seed})
+    cfg.merge_from_dict({'train_cfg.val_interval': 10**9})  # evaluated once, by tools/test.py
+    return cfg
+
+
+def run_definition(method, seed, args, data_root, info, cfg) -> dict:
+    return dict(
+        method=method,
+        config=osp.relpath(METHODS[method][0], ROOT),
+        preset=args.preset,
+        data_seed=info.get('seed'),
+        data=data_fingerprint(data_root),
+        seed=seed,
+        max_iters=args.max_iters,
+        cfg_options=list(args.cfg_options),
+        resolved_config=hashlib.sha256(cfg.pretty_text.encode()).hexdigest())
+
+
+def _differences(old: dict, new: dict) -> str:
+    """What differs between two run definitions, in words."""
+    out = []
+    for k in new:
+        if old.get(k) == new.get(k):
+            continue
+        if k == 'resolved_config':
+            out.append('the resolved config')
+        elif k == 'data':
+            out.append('the annotation files')
+        else:
+            out.append(f'{k} ({old.get(k)!r} -> {new.get(k)!r})')
+    return ', '.join(out)
+
+
+def check_record(wd: str, definition: dict, retrain: bool) -> bool:
+    """True when ``wd`` holds a finished run of exactly ``definition``; refuses (SystemExit) a
+    work dir that holds a run of another definition, or one without a record, unless
+    ``retrain``."""
+    record = osp.join(wd, 'run.json')
+    finished = osp.isfile(osp.join(wd, 'dets.bbox.json'))
+    if osp.isfile(record):
+        old = load_json(record, progress=False)
+        if old.get('definition') == definition:
+            return finished and old.get('status') == 'finished' and not retrain
+        if not retrain:
+            raise SystemExit(
+                f'error: {wd} holds a run of another definition (differs in: '
+                f'{_differences(old.get("definition", {}), definition)}); pass --retrain to '
+                'train it again there, or another --work-dir')
+    elif (finished or osp.isfile(osp.join(wd, 'last_checkpoint'))) and not retrain:
+        raise SystemExit(f'error: {wd} holds a run without a record of its definition (made by an '
+                         'older version of this script): pass --retrain or another --work-dir')
+    return False
+
+
+def train_and_test(method: str, seed: int, args, data_root: str, info: dict) -> str:
     wd = osp.join(args.work_dir, f'{method}_seed{seed}')
-    config = osp.join(CONFIG_DIR, METHODS[method])
-    opts = run_overrides(args, method, data_root, num_classes, image_size) + method_overrides(
-        method, data_root, num_classes) + [f'randomness.seed={seed}']
+    cfg = resolved_config(method, seed, args, preset_env(data_root, info, args.max_iters))
+    definition = run_definition(method, seed, args, data_root, info, cfg)
     prefix = osp.join(wd, 'dets')
-    if osp.isfile(prefix + '.bbox.json') and not args.retrain:
+    if check_record(wd, definition, args.retrain):
         print(f'[demo] {method} seed {seed}: done earlier ({wd})')
         return prefix
-    ckpt = osp.join(wd, 'last_checkpoint')
+    os.makedirs(wd, exist_ok=True)
+    config = osp.join(wd, 'run_config.py')
+    resumable = (not args.retrain and osp.isfile(osp.join(wd, 'last_checkpoint'))
+                 and osp.isfile(osp.join(wd, 'run.json')))
+    cfg.dump(config)
+    write_json(dict(definition=definition, status='training'), osp.join(wd, 'run.json'))
     t0 = time.perf_counter()
-    if args.retrain or not osp.isfile(ckpt):
+    if not resumable:
         print(f'[demo] training {method} (seed {seed}) -> {wd}', flush=True)
-        subprocess.run([
-            sys.executable,
-            osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', wd, '--cfg-options', *opts
-        ],
-                       check=True)
-    with open(ckpt) as f:
+        subprocess.run(
+            [sys.executable,
+             osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', wd],
+            check=True)
+    with open(osp.join(wd, 'last_checkpoint')) as f:
         weights = f.read().strip()
     print(f'[demo] testing {method} (seed {seed})', flush=True)
     subprocess.run([
         sys.executable,
         osp.join(ROOT, 'tools', 'test.py'), config, weights, '--work-dir', wd, '--cfg-options',
-        *opts, f'test_evaluator.outfile_prefix={prefix}'
+        f'test_evaluator.outfile_prefix={prefix}'
     ],
                    check=True)
+    write_json(dict(definition=definition, status='finished'), osp.join(wd, 'run.json'))
     print(f'[demo] {method} seed {seed}: {time.perf_counter() - t0:.0f} s', flush=True)
     return prefix
+
+
+def finished_run(method: str, seed: int, args, data_root: str, info: dict) -> Optional[str]:
+    """The detections' prefix of the finished run of this definition in the work dir, None when
+    there is none; a run of another definition there is an error (check_record)."""
+    wd = osp.join(args.work_dir, f'{method}_seed{seed}')
+    if not osp.isfile(osp.join(wd, 'run.json')) and not osp.isfile(osp.join(wd, 'dets.bbox.json')):
+        return None
+    cfg = resolved_config(method, seed, args, preset_env(data_root, info, args.max_iters))
+    definition = run_definition(method, seed, args, data_root, info, cfg)
+    return osp.join(wd, 'dets') if check_record(wd, definition, retrain=False) else None
 
 
 def evaluate(prefix: str, data_root: str) -> dict:
@@ -300,23 +387,19 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     t0 = time.perf_counter()
     data_root = args.data_root or osp.join('data', f'longtail_{args.preset}')
-    ensure_dataset(args.preset, data_root)
-    with open(osp.join(data_root, 'annotations', 'train.json')) as f:
-        train = json.load(f)
-    num_classes = len(train['categories'])
-    image_size = int(train['info']['preset']['image_size'])
+    info = ensure_dataset(args.preset, data_root, args.data_seed)
     os.makedirs(args.work_dir, exist_ok=True)
     all_results = {}
     for m in args.methods:
         all_results[m] = {}
         for s in args.seeds:
             if args.report_only:
-                prefix = osp.join(args.work_dir, f'{m}_seed{s}', 'dets')
-                if not osp.isfile(prefix + '.bbox.json'):
+                prefix = finished_run(m, s, args, data_root, info)
+                if prefix is None:
                     print(f'[demo] {m} seed {s}: no finished run, left out of the report')
                     continue
             else:
-                prefix = train_and_test(m, s, args, data_root, num_classes, image_size)
+                prefix = train_and_test(m, s, args, data_root, info)
             all_results[m][s] = evaluate(prefix, data_root)
     if not any(all_results.values()):
         raise SystemExit(f'error: no finished run in {args.work_dir} for these methods and seeds')
