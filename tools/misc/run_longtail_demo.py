@@ -15,8 +15,8 @@
 3. tests each with tools/test.py, then evaluates its detections on both val files: the LVIS-like
    one (federated negatives) and the strict one (every absent class is a negative);
 4. prints a comparison table (bbox and segm, boxes only for the one-stage focal and efl: AP, APr,
-   APc, APf; mean and spread over seeds) and
-   writes results.json, results.md and two plots under work_dirs/longtail_demo/.
+   APc, APf; mean and spread over seeds) and writes results.json, results.md and the plots
+   under the work dir (default work_dirs/longtail_{preset}/).
 """
 import argparse
 import glob
