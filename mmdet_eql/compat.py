@@ -16,9 +16,12 @@
    than allowing ``builtins.getattr`` (a way to reach anything), that name is bound to
    :func:`_history_buffer_getattr`, which returns only HistoryBuffer's registered statistics.
 
-3. mmengine 0.10.7's distributed launchers assume CUDA (``torch.cuda.set_device``, nccl, DDP with
-   ``device_ids``). On a machine without CUDA only, they are made to run CPU processes with the
-   gloo backend (:func:`enable_cpu_distributed`); with CUDA nothing changes.
+3. mmengine 0.10.7's distributed launchers assume CUDA (``torch.cuda.set_device``, nccl). On a
+   machine without CUDA only, its two launcher functions (``_init_dist_pytorch`` and
+   ``_init_dist_slurm``, for which mmengine has no config key) are replaced by ones that start
+   CPU processes with the gloo backend (:func:`enable_cpu_distributed`); with CUDA nothing
+   changes. The DDP wrapper that accepts a CPU model is chosen by mmengine's own config key,
+   ``model_wrapper_cfg`` (the benchmark's configs set it), not by a patch.
 """
 import types
 

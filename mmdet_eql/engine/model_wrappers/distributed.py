@@ -4,11 +4,17 @@ mmengine 0.10.7 assumes CUDA on its distributed paths: ``init_dist`` calls
 ``torch.cuda.set_device`` (an AttributeError with a CPU build of torch) and uses the config's
 backend (nccl by default, which needs GPUs), and the runner wraps the model with
 ``device_ids=[LOCAL_RANK]``, which torch's DDP refuses for a CPU module. On a machine without
-CUDA, :func:`enable_cpu_distributed` (applied when mmdet_eql is imported) replaces exactly those
-steps: the process group is initialised with gloo, the same environment variables are read
-(torchrun's RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT, or Slurm's SLURM_PROCID /
-SLURM_NTASKS / SLURM_NODELIST / SLURM_LOCALID), and DDP gets ``device_ids=None``. With CUDA
-nothing is changed.
+CUDA:
+
+* the model wrapper is chosen by a config key mmengine has for it:
+  ``model_wrapper_cfg = dict(type='DeviceAwareDistributedDataParallel', ...)`` (the benchmark's
+  configs set it), which gives DDP ``device_ids=None`` for a CPU module and is mmengine's wrapper
+  otherwise;
+* the process-group initialisation has no config key, so :func:`enable_cpu_distributed` (applied
+  when mmdet_eql is imported, on a machine without CUDA only) replaces mmengine's two launcher
+  functions: gloo instead of nccl, the same environment variables (torchrun's RANK / WORLD_SIZE /
+  MASTER_ADDR / MASTER_PORT, or Slurm's SLURM_PROCID / SLURM_NTASKS / SLURM_NODELIST /
+  SLURM_LOCALID). With CUDA nothing is changed.
 """
 import os
 import subprocess
@@ -87,8 +93,8 @@ def enable_cpu_distributed(cuda_available=None) -> bool:
     if cuda_available:
         return False
     import mmengine.dist.utils as dist_utils
-    import mmengine.runner.runner as runner_module
+
+    # mmengine 0.10.7 has no config key for these: init_dist(launcher) calls them by name
     dist_utils._init_dist_pytorch = init_dist_pytorch_cpu
     dist_utils._init_dist_slurm = init_dist_slurm_cpu
-    runner_module.MMDistributedDataParallel = DeviceAwareDistributedDataParallel
     return True
