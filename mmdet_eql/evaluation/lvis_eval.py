@@ -76,28 +76,8 @@ def _per_category_ap(precision: np.ndarray) -> np.ndarray:
     return out
 
 
-def lvis_eval(gt: Union[str, dict],
-              results: Union[str, List[dict]],
-              iou_type: str = 'bbox',
-              max_dets: int = 300,
-              per_category: bool = False,
-              gt_name: Optional[str] = None) -> dict:
-    """Evaluates LVIS-format results exactly as lvis-api does, in compiled code.
-
-    Args:
-        gt: path to (or the loaded dict of) an LVIS-format annotation file.
-        results: path to (or list of) detections in the LVIS results format.
-        iou_type: 'bbox' or 'segm'.
-        max_dets: detections kept per image (LVIS: 300).
-        per_category: also return ``per_category``: {category_id: AP} (-1: no ground truth).
-        gt_name: how errors name the ground truth (default: its path, or "ground truth").
-
-    Returns:
-        dict: AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300, ARs@300, ARm@300, ARl@300
-        as floats in [0, 1] (-1 where undefined), and ``per_category`` when asked.
-    """
-    from faster_coco_eval import COCO, COCOeval_faster
-
+def _validated(gt, results, iou_type: str, gt_name: Optional[str]):
+    """Loads and checks the ground truth and the results; errors name the file and field."""
     from mmdet_eql.datasets.class_frequency import index_annotations
 
     if iou_type not in ('bbox', 'segm'):
@@ -120,15 +100,19 @@ def lvis_eval(gt: Union[str, dict],
         gt, results, where=osp.basename(res_name) if isinstance(res_name, str) else 'results')
     if iou_type == 'segm' and results and 'segmentation' not in results[0]:
         raise ToolError(f'{res_name}: segm evaluation needs "segmentation" in the results')
+    return gt, results
 
+
+def _federated(gt: dict, results: List[dict], max_dets: int):
+    """The ground truth with default federated keys, and the results lvis-api evaluates: the
+    ``max_dets`` best per image, then only (image, category) pairs verified present or absent.
+    Dropping the others first changes no number and avoids faster-coco-eval's crash on images
+    without annotations."""
     gt = dict(gt)
     gt['images'] = [dict(im) for im in gt['images']]
     for im in gt['images']:
         im.setdefault('neg_category_ids', [])
         im.setdefault('not_exhaustive_category_ids', [])
-    # detections on (image, category) pairs that are neither verified present nor verified
-    # absent are never evaluated (federated protocol); dropping them first avoids
-    # faster-coco-eval's crash on images without annotations and changes no number.
     results = limit_dets_per_image(list(results), max_dets)
     present = defaultdict(set)
     for a in gt['annotations']:
@@ -138,18 +122,14 @@ def lvis_eval(gt: Union[str, dict],
         copy.copy(r) for r in results
         if r['category_id'] in present[r['image_id']] or r['category_id'] in neg[r['image_id']]
     ]
+    return gt, results
 
-    coco_gt = COCO(gt)
-    coco_dt = coco_gt.loadRes(results)
-    ev = COCOeval_faster(
-        coco_gt, coco_dt, iou_type, lvis_style=True, print_function=lambda *a: None)
-    ev.params.maxDets = [max_dets]
-    ev.evaluate()
-    ev.accumulate()
-    ev.summarize()
-    s = ev.all_stats
-    # layout for lvis_style with one maxDets: AP, AP50, AP75, APs, APm, APl, AR@300 (+2 unused
-    # AR slots), ARs, ARm, ARl, AR50, AR75, APr, APc, APf
+
+def _summary(stats) -> Dict[str, float]:
+    """faster-coco-eval's lvis-style stats (one maxDets) as lvis-api's summary keys. Layout: AP,
+    AP50, AP75, APs, APm, APl, AR@300 (+2 unused AR slots), ARs, ARm, ARl, AR50, AR75, APr, APc,
+    APf."""
+    s = stats
     out = dict(AP=s[0], AP50=s[1], AP75=s[2], APs=s[3], APm=s[4], APl=s[5])
     n_rng = 3
     num_max_dets = 3
@@ -159,7 +139,45 @@ def lvis_eval(gt: Union[str, dict],
     out['AR@300'] = s[ar_start]
     for i, lbl in enumerate(('s', 'm', 'l')):
         out[f'AR{lbl}@300'] = s[ar_start + num_max_dets + i]
-    out = {k: float(v) for k, v in out.items()}
+    return {k: float(v) for k, v in out.items()}
+
+
+def lvis_eval(gt: Union[str, dict],
+              results: Union[str, List[dict]],
+              iou_type: str = 'bbox',
+              max_dets: int = 300,
+              per_category: bool = False,
+              gt_name: Optional[str] = None) -> dict:
+    """Evaluates LVIS-format results exactly as lvis-api does, in compiled code.
+
+    Args:
+        gt: path to (or the loaded dict of) an LVIS-format annotation file.
+        results: path to (or list of) detections in the LVIS results format.
+        iou_type: 'bbox' or 'segm'.
+        max_dets: detections kept per image (LVIS: 300).
+        per_category: also return ``per_category``: {category_id: AP} (-1: no ground truth).
+        gt_name: how errors name the ground truth (default: its path, or "ground truth").
+
+    Returns:
+        dict: AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300, ARs@300, ARm@300, ARl@300
+        as floats in [0, 1] (-1 where undefined), and ``per_category`` when asked.
+    """
+    from faster_coco_eval import COCO, COCOeval_faster
+
+    gt, results = _validated(gt, results, iou_type, gt_name)
+    gt, results = _federated(gt, results, max_dets)
+    coco_gt = COCO(gt)
+    ev = COCOeval_faster(
+        coco_gt,
+        coco_gt.loadRes(results),
+        iou_type,
+        lvis_style=True,
+        print_function=lambda *a: None)
+    ev.params.maxDets = [max_dets]
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    out = _summary(ev.all_stats)
     if per_category:
         cat_ids = sorted(c['id'] for c in gt['categories'])
         ap = _per_category_ap(ev.eval['precision'])

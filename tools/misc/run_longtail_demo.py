@@ -287,26 +287,20 @@ def mean_spread(values):
     return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else 0.0)
 
 
-def report(all_results: dict, args, data_root: str) -> str:
-    panels = [('bbox/lvis', 'bbox, LVIS-like val'), ('segm/lvis', 'segm, LVIS-like val'),
-              ('bbox/strict', 'bbox, strict val'), ('segm/strict', 'segm, strict val')]
-    methods = [m for m in args.methods if all_results.get(m)]
-    seeds_of = {m: sorted(all_results[m]) for m in methods}
-    all_seeds = sorted({s for m in methods for s in seeds_of[m]})
+def result_tables(all_results: dict, seeds_of: dict, preset: str) -> str:
+    """Markdown tables of AP, APr, APc, APf (box and mask) per method on both val files: mean and
+    sample standard deviation over each method's seeds."""
+    all_seeds = sorted({s for seeds in seeds_of.values() for s in seeds})
     lines = [
-        f'Embedded long-tailed benchmark, preset {args.preset}, seeds {all_seeds}: AP in %, '
+        f'Embedded long-tailed benchmark, preset {preset}, seeds {all_seeds}: AP in %, '
         'mean ± sample std over the seeds of each method (one seed: no spread)'
     ]
+    header = '| method | seeds | ' + ' | '.join(f'{iou} {k}' for iou in ('box', 'mask')
+                                                for k in KEYS) + ' |'
     for val, title in (('lvis', 'LVIS-like val (federated negatives)'),
                        ('strict', 'strict val (every absent class a negative)')):
-        lines += [
-            '', f'{title}:', '', '| method | seeds | ' + ' | '.join(f'{iou} {k}'
-                                                                    for iou in ('box', 'mask')
-                                                                    for k in KEYS) + ' |',
-            '|' + ' --- |' * (2 + 2 * len(KEYS))
-        ]
-        for m in methods:
-            seeds = seeds_of[m]
+        lines += ['', f'{title}:', '', header, '|' + ' --- |' * (2 + 2 * len(KEYS))]
+        for m, seeds in seeds_of.items():
             cells = []
             for iou in ('bbox', 'segm'):
                 for k in KEYS:
@@ -317,16 +311,21 @@ def report(all_results: dict, args, data_root: str) -> str:
                     cells.append(f'{mu:.1f}' + (f' ± {sd:.1f}' if len(seeds) > 1 else ''))
             lines.append(f'| {LABELS[m]} | {",".join(map(str, seeds))} | ' + ' | '.join(cells) +
                          ' |')
-    text = '\n'.join(lines)
+    return '\n'.join(lines)
 
-    # plots: seed-averaged group AP; per-category AP of the first seed
+
+def result_plots(all_results: dict, seeds_of: dict, args, data_root: str) -> None:
+    """ap_by_group.png (seed-averaged AP per frequency group, four panels) and
+    per_category_ap.png (seed-averaged bbox AP per category against training images)."""
+    panels = [('bbox/lvis', 'bbox, LVIS-like val'), ('segm/lvis', 'segm, LVIS-like val'),
+              ('bbox/strict', 'bbox, strict val'), ('segm/strict', 'segm, strict val')]
     group = {
         title: {
             LABELS[m]: {
-                k: np.mean([all_results[m][s][key][k] for s in seeds_of[m]])
+                k: np.mean([all_results[m][s][key][k] for s in seeds])
                 for k in KEYS
             }
-            for m in methods if key in all_results[m][seeds_of[m][0]]
+            for m, seeds in seeds_of.items() if key in all_results[m][seeds[0]]
         }
         for key, title in panels
     }
@@ -338,11 +337,10 @@ def report(all_results: dict, args, data_root: str) -> str:
         counts, groups = plots.category_stats(json.load(f)['categories'])
     per_cat = {
         LABELS[m]: {
-            c: float(
-                np.mean([all_results[m][s]['bbox/lvis']['per_category'][c] for s in seeds_of[m]]))
-            for c in all_results[m][seeds_of[m][0]]['bbox/lvis']['per_category']
+            c: float(np.mean([all_results[m][s]['bbox/lvis']['per_category'][c] for s in seeds]))
+            for c in all_results[m][seeds[0]]['bbox/lvis']['per_category']
         }
-        for m in methods
+        for m, seeds in seeds_of.items()
     }
     plots.plot_per_category_ap(
         per_cat,
@@ -350,6 +348,14 @@ def report(all_results: dict, args, data_root: str) -> str:
         groups,
         osp.join(args.work_dir, 'per_category_ap.png'),
         title='Per-category bbox AP (LVIS-like val) against training images')
+
+
+def report(all_results: dict, args, data_root: str) -> str:
+    """The tables (returned), the plots and the gradient-ratio monitor's report."""
+    methods = [m for m in args.methods if all_results.get(m)]
+    seeds_of = {m: sorted(all_results[m]) for m in methods}
+    text = result_tables(all_results, seeds_of, args.preset)
+    result_plots(all_results, seeds_of, args, data_root)
     return text + grad_ratio_report(methods, seeds_of, args)
 
 

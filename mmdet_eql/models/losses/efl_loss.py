@@ -30,6 +30,35 @@ def efl_grad_magnitude(p_t: Tensor, gamma: Tensor, factor: Tensor) -> Tensor:
     return factor * q.pow(gamma) * (gamma * p_t * -torch.log(p_t.clamp(min=1e-30)) + q)
 
 
+def _labels(pred: Tensor, target: Tensor, num_classes: int) -> Tensor:
+    """(N,) int64 labels from (N,) labels or an (N, C) one-hot target (all zeros: background)."""
+    if target.dim() == 2:  # one-hot (N, C): back to labels
+        if target.shape != pred.shape:
+            raise ValueError(f'EqualizedFocalLoss: one-hot target of shape '
+                             f'{tuple(target.shape)} does not match pred {tuple(pred.shape)}')
+        has = target.sum(1) > 0
+        target = torch.where(has, target.argmax(1),
+                             torch.full_like(has, num_classes, dtype=torch.long))
+    target = target.long()
+    if target.shape != pred.shape[:1]:
+        raise ValueError(f'EqualizedFocalLoss expects labels of shape ({pred.size(0)},), got '
+                         f'{tuple(target.shape)}')
+    return target
+
+
+def _sample_weight(weight: Optional[Tensor], loss: Tensor) -> Optional[Tensor]:
+    """(N,) or (N, C) sample weights as float (N, 1) or (N, C), checked against the loss."""
+    if weight is None:
+        return None
+    weight = weight.float()
+    if weight.dim() == 1:
+        weight = weight[:, None]
+    if weight.size(0) != loss.size(0) or weight.size(1) not in (1, loss.size(1)):
+        raise ValueError(f'EqualizedFocalLoss: weight of shape {tuple(weight.shape)} '
+                         f'does not fit pred {tuple(loss.shape)}')
+    return weight
+
+
 def _reduction_scale(reduction: str, avg_factor, numel: int):
     """d(reduced loss) / d(element loss) of mmdet's ``weight_reduce_loss`` (a float, or a tensor
     when avg_factor is one); 'none' counts as a sum (the caller's reduction is unknown)."""
@@ -135,16 +164,7 @@ class EqualizedFocalLoss(nn.Module):
                      if pred.dim() == 2 and pred.size(1) == C + 1 else '')
             raise ValueError(f'EqualizedFocalLoss expects pred of shape (N, {C}), got '
                              f'{tuple(pred.shape)}.{extra}')
-        if target.dim() == 2:  # one-hot (N, C): back to labels
-            if target.shape != pred.shape:
-                raise ValueError(f'EqualizedFocalLoss: one-hot target of shape '
-                                 f'{tuple(target.shape)} does not match pred {tuple(pred.shape)}')
-            has = target.sum(1) > 0
-            target = torch.where(has, target.argmax(1), torch.full_like(has, C, dtype=torch.long))
-        target = target.long()
-        if target.shape != pred.shape[:1]:
-            raise ValueError(f'EqualizedFocalLoss expects labels of shape ({pred.size(0)},), got '
-                             f'{tuple(target.shape)}')
+        target = _labels(pred, target, C)
         if self.check_inputs:
             check_finite_and_labels('EqualizedFocalLoss', pred, target, C)
         logits = pred.float()
@@ -157,13 +177,7 @@ class EqualizedFocalLoss(nn.Module):
             factor = factor * (self.alpha * y + (1 - self.alpha) * (1 - y))
         loss = F.binary_cross_entropy_with_logits(logits, y, reduction='none')
         loss = loss * (1 - p_t).pow(gamma) * factor
-        if weight is not None:
-            weight = weight.float()
-            if weight.dim() == 1:
-                weight = weight[:, None]
-            if weight.size(0) != loss.size(0) or weight.size(1) not in (1, C):
-                raise ValueError(f'EqualizedFocalLoss: weight of shape {tuple(weight.shape)} '
-                                 f'does not fit pred {tuple(pred.shape)}')
+        weight = _sample_weight(weight, loss)
         if self.training:
             with torch.no_grad():
                 magnitude = efl_grad_magnitude(p_t, gamma, factor)
