@@ -78,7 +78,7 @@ def _per_category_ap(precision: np.ndarray) -> np.ndarray:
 
 def _validated(gt, results, iou_type: str, gt_name: Optional[str]):
     """Loads and checks the ground truth and the results; errors name the file and field."""
-    from mmdet_eql.datasets.class_frequency import index_annotations
+    from mmdet_eql.utils.class_frequency import index_annotations
 
     if iou_type not in ('bbox', 'segm'):
         raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type!r}")

@@ -100,7 +100,7 @@ def plot_per_category_ap(per_category: Dict[str, Dict[int, float]],
 
 def category_stats(categories: List[dict]):
     """{id: image_count}, {id: group} from LVIS-format categories."""
-    from mmdet_eql.datasets.class_frequency import frequency_group
+    from mmdet_eql.utils.class_frequency import frequency_group
     counts = {c['id']: int(c.get('image_count', 0)) for c in categories}
     groups = {c['id']: c.get('frequency') or frequency_group(counts[c['id']]) for c in categories}
     return counts, groups

@@ -46,12 +46,12 @@ def options(data_root, method, iters=ITERS):
         f'val_evaluator.ann_file={data_root}annotations/val_lvis.json',
         f'test_evaluator.ann_file={data_root}annotations/val_lvis.json',
         'model.roi_head.bbox_head.num_classes=16', 'model.roi_head.mask_head.num_classes=16',
-        f'train_cfg.max_iters={iters}',
-        f'train_cfg.val_interval={iters}', 'default_hooks.checkpoint.interval=2',
-        'default_hooks.checkpoint.max_keep_ckpts=3', 'train_dataloader.batch_size=2',
-        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
-        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False'
+        f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+        'default_hooks.checkpoint.interval=2', 'default_hooks.checkpoint.max_keep_ckpts=3',
+        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False'
     ]
     if method != 'softmax':
         opts += [

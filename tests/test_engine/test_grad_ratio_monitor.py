@@ -8,9 +8,9 @@ import pytest
 import torch
 from mmdet.models.losses import CrossEntropyLoss
 
-from mmdet_eql.datasets.class_frequency import ClassFrequency
 from mmdet_eql.engine.hooks import GradientAccumulator, ratio_report
 from mmdet_eql.models.losses import EQLLoss
+from mmdet_eql.utils.class_frequency import ClassFrequency
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

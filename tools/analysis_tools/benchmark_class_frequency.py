@@ -19,7 +19,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import numpy as np  # noqa: E402
 
-from mmdet_eql.datasets.class_frequency import DATA_DIR  # noqa: E402
+from mmdet_eql.utils.class_frequency import DATA_DIR  # noqa: E402
 
 TOOL = osp.join(osp.dirname(osp.abspath(__file__)), 'class_frequency.py')
 

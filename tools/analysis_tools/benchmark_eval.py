@@ -18,9 +18,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from mmdet_eql.datasets.class_frequency import DATA_DIR  # noqa: E402
 from mmdet_eql.evaluation import lvis_eval, lvis_eval_reference  # noqa: E402
 from mmdet_eql.evaluation.lvis_eval import SUMMARY_KEYS  # noqa: E402
+from mmdet_eql.utils.class_frequency import DATA_DIR  # noqa: E402
 
 
 def polygon(rng, x, y, w, h, k=8):

@@ -14,8 +14,8 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmdet_eql.datasets.class_frequency import GROUP_NAMES, count_categories  # noqa: E402
 from mmdet_eql.utils import ToolError, load_json, tool_main, write_json  # noqa: E402
+from mmdet_eql.utils.class_frequency import GROUP_NAMES, count_categories  # noqa: E402
 
 
 def parse_args(argv=None):

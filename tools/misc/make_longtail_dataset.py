@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmdet_eql.datasets.longtail_synth import PRESETS, generate  # noqa: E402
+from longtail import PRESETS, generate  # noqa: E402  (tools/misc/longtail/)
 
 
 def parse_args(argv=None):

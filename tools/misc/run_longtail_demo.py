@@ -106,7 +106,7 @@ def ensure_dataset(preset: str, data_root: str, seed: int) -> dict:
     Returns the train file's ``info``."""
     from dataclasses import asdict
 
-    from mmdet_eql.datasets.longtail_synth import PRESETS
+    from longtail import PRESETS  # tools/misc/longtail/, the generator
     if preset not in PRESETS:
         raise SystemExit(f'error: unknown --preset {preset!r}; known: {sorted(PRESETS)}')
     want = json.loads(json.dumps(asdict(PRESETS[preset])))  # tuples as lists, as in the file

@@ -15,10 +15,9 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
-from mmdet_eql.datasets.class_frequency import (GROUP_NAMES, ClassFrequency,
-                                                class_freq_from_records, count_categories,
-                                                resolve_class_freq)
 from mmdet_eql.models.losses.grad_stats import RATIO_EPS, split_by_label
+from mmdet_eql.utils.class_frequency import (GROUP_NAMES, ClassFrequency, class_freq_from_records,
+                                             count_categories, resolve_class_freq)
 
 
 class GradientAccumulator:

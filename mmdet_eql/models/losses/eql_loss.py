@@ -15,8 +15,8 @@ from mmdet.registry import MODELS
 from mmengine.logging import print_log
 from torch import Tensor
 
-from mmdet_eql.datasets.class_frequency import (ClassFrequency, check_num_classes,
-                                                resolve_class_freq, summarize_protection)
+from mmdet_eql.utils.class_frequency import (ClassFrequency, check_num_classes, resolve_class_freq,
+                                             summarize_protection)
 from .eql_triton import PendingCheck, eql_per_roi_triton, triton_importable, triton_usable
 from .utils import check_finite_and_labels, check_loss_args, roi_accuracy
 

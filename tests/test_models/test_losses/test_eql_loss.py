@@ -179,8 +179,8 @@ def test_gradcheck_float64():
 def test_lambda_notes():
     import logging
 
-    from mmdet_eql.datasets.class_frequency import load_preset
     from mmdet_eql.models.losses.eql_loss import protection_notes
+    from mmdet_eql.utils.class_frequency import load_preset
     v1 = load_preset('lvis_v1')
     (level, msg), = protection_notes(v1, 0.0011)
     # the authors' own setting: information with the reason, not a warning

@@ -11,8 +11,8 @@ from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from mmengine.logging import print_log
 
-from mmdet_eql.datasets.class_frequency import (ClassFrequency, check_class_names,
-                                                check_num_classes, resolve_class_freq)
+from mmdet_eql.utils.class_frequency import (ClassFrequency, check_class_names, check_num_classes,
+                                             resolve_class_freq)
 
 
 def _takes_class_freq(loss_cfg) -> bool:

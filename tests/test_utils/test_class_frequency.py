@@ -7,8 +7,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from mmdet_eql.datasets.class_frequency import (count_categories, frequency_group, load_preset,
-                                                resolve_class_freq)
+from mmdet_eql.utils.class_frequency import (count_categories, frequency_group, load_preset,
+                                             resolve_class_freq)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'class_frequency.py')
