@@ -1,6 +1,10 @@
 """Forward + backward time and memory of EQLLoss against plain sigmoid BCE and softmax CE.
 
-    python tools/analysis_tools/benchmark_loss.py [--rois 1024 8192] [--classes 1203]
+    python tools/analysis_tools/benchmark_loss.py [--rois 1024 8192] [--classes 1203] [--no-compile]
+
+The EQL variants: ``EQLLoss`` as it runs (its analytic autograd Function; the fused Triton kernels
+on CUDA), without its input check, EQL as plain BCE with a per-element weight built in the call
+(the simple candidate), and ``torch.compile`` of the analytic loss and of the simple one.
 
 At LVIS shapes (C = 1203 classes), for N RoIs: median time of forward+backward over repeats, the
 losses taking turns round by round (so that a slow spell of a shared machine hits all alike), the
@@ -29,7 +33,17 @@ def plain_bce(logits, labels, c):
     return F.binary_cross_entropy_with_logits(logits, target, reduction='sum') / logits.size(0)
 
 
-def make_losses(c, device):
+def weighted_bce_eql(logits, labels, tail_mask, c):
+    """EQL as plain BCE with a per-element weight built in the call: w_ij = 1 - e_i t_j (1 - y_ij)
+    (the simple candidate the fused and analytic kernels are measured against)."""
+    target = F.one_hot(labels, c + 1)[:, :c].to(logits.dtype)
+    fg = (labels < c).to(logits.dtype)[:, None]
+    weight = 1 - fg * tail_mask.to(logits.dtype)[None] * (1 - target)
+    return F.binary_cross_entropy_with_logits(
+        logits, target, weight=weight, reduction='sum') / logits.size(0)
+
+
+def make_losses(c, device, compiled=True):
     from mmdet.models.losses import CrossEntropyLoss
     freq = torch.linspace(1e-5, 0.3, c).tolist()
     eql = EQLLoss(num_classes=c, lambda_=0.0011, class_freq=freq).to(device)
@@ -45,6 +59,16 @@ def make_losses(c, device):
     if kernel == 'triton':  # the eager kernel on the same device, for comparison
         eager = EQLLoss(num_classes=c, lambda_=0.0011, class_freq=freq, kernel='torch').to(device)
         losses['EQLLoss (torch kernel)'] = (c, lambda z, y: eager(z, y, avg_factor=z.size(0)))
+    eager_unchecked = EQLLoss(
+        num_classes=c, lambda_=0.0011, class_freq=freq, kernel='torch',
+        check_inputs=False).to(device)
+    mask = eql.tail_mask
+    losses['EQL as weighted BCE (simple)'] = (c, lambda z, y: weighted_bce_eql(z, y, mask, c))
+    if compiled:
+        compiled_eql = torch.compile(lambda z, y: eager_unchecked(z, y, avg_factor=z.size(0)))
+        compiled_wbce = torch.compile(lambda z, y: weighted_bce_eql(z, y, mask, c))
+        losses['EQLLoss (torch kernel), torch.compile, unchecked'] = (c, compiled_eql)
+        losses['EQL as weighted BCE, torch.compile'] = (c, compiled_wbce)
     losses.update({
         'sigmoid BCE': (c, lambda z, y: plain_bce(z, y, c)),
         'softmax CE (mmdet)': (c + 1, lambda z, y: ce(z, y, avg_factor=z.size(0))),
@@ -134,6 +158,7 @@ def main(argv=None) -> int:
     parser.add_argument('--rounds', type=int, default=20, help='rounds of turns')
     parser.add_argument('--block', type=int, default=10, help='steps per loss in a round')
     parser.add_argument('--device', nargs='+', default=None, help='default: cpu, and cuda if any')
+    parser.add_argument('--no-compile', action='store_true', help='leave out torch.compile')
     args = parser.parse_args(argv)
     devices = args.device or (['cpu'] + (['cuda'] if torch.cuda.is_available() else []))
     print(f'torch {torch.__version__}, threads {torch.get_num_threads()}')
@@ -142,7 +167,8 @@ def main(argv=None) -> int:
     print('| --- | --- | --- | --- | --- | --- |')
     for dev in devices:
         device = torch.device(dev)
-        losses = usable(make_losses(args.classes, device), args.classes, device)
+        losses = usable(
+            make_losses(args.classes, device, not args.no_compile), args.classes, device)
         for n in args.rois:
             res = measure_interleaved(losses, n, args.classes, device, args.rounds, args.block)
             mem_kind = 'peak' if device.type == 'cuda' else 'saved for backward'
