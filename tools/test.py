@@ -65,6 +65,7 @@ def main(argv=None):
         from mmdet_eql.evaluation.metrics import CompactDumpDetResults
         runner.test_evaluator.metrics.append(CompactDumpDetResults(out_file_path=args.out))
     runner.test()
+    _bootstrap.shut_down_distributed()
 
 
 if __name__ == '__main__':

@@ -64,6 +64,7 @@ def main(argv=None):
     cfg = build_cfg(args)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    _bootstrap.shut_down_distributed()
 
 
 if __name__ == '__main__':
