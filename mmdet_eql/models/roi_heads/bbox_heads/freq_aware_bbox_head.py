@@ -7,12 +7,15 @@ import math
 from typing import Optional, Sequence, Union
 
 import torch.nn as nn
-from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
+from mmdet.models.roi_heads.bbox_heads import BBoxHead, Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from mmengine.logging import print_log
 
 from mmdet_eql.utils.class_frequency import (ClassFrequency, check_class_names, check_num_classes,
                                              resolve_class_freq)
+
+#: mmdet's BBoxHead default, used when a config leaves num_classes out
+_DEFAULT_NUM_CLASSES = inspect.signature(BBoxHead.__init__).parameters['num_classes'].default
 
 
 def _takes_class_freq(loss_cfg) -> bool:
@@ -45,11 +48,12 @@ class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
                  class_freq: Optional[Union[str, Sequence[float]]] = None,
                  prior_prob: Optional[float] = 0.001,
                  **kwargs) -> None:
-        self.class_freq: Optional[ClassFrequency] = None
+        cf = None
         if class_freq is not None:
             cf = resolve_class_freq(class_freq)
-            check_num_classes(cf, kwargs.get('num_classes', 80), who=type(self).__name__)
-            self.class_freq = cf
+            # checked before the loss is built, so that the error names the head
+            num_classes = kwargs.get('num_classes', _DEFAULT_NUM_CLASSES)
+            check_num_classes(cf, num_classes, who=type(self).__name__)
             loss_cls = kwargs.get('loss_cls')
             if loss_cls is not None and _takes_class_freq(loss_cls):
                 if loss_cls.get('class_freq') is not None:
@@ -57,6 +61,7 @@ class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
                                      'its loss; declare them once, on the head')
                 kwargs['loss_cls'] = dict(loss_cls, class_freq=cf)
         super().__init__(*args, **kwargs)
+        self.class_freq: Optional[ClassFrequency] = cf
         if prior_prob is not None and not 0 < prior_prob < 1:
             raise ValueError(f'prior_prob must lie in (0, 1), got {prior_prob!r}')
         self.prior_prob = prior_prob
