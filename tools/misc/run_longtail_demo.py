@@ -19,6 +19,7 @@
    under the work dir (default work_dirs/longtail_{preset}/).
 """
 import argparse
+import functools
 import glob
 import hashlib
 import json
@@ -143,8 +144,10 @@ def preset_env(data_root: str, info: dict, max_iters: Optional[int]) -> Dict[str
     return env
 
 
+@functools.lru_cache(maxsize=None)
 def data_fingerprint(data_root: str) -> str:
-    """sha256 of the three annotation files (the images follow from them and the seed)."""
+    """sha256 of the three annotation files (the images follow from them and the seed); read
+    once per invocation, not once per run (the dataset is fixed once ensure_dataset returned)."""
     h = hashlib.sha256()
     for name in ('train.json', 'val_lvis.json', 'val_strict.json'):
         with open(osp.join(data_root, 'annotations', name), 'rb') as f:
