@@ -75,9 +75,7 @@ def cpu_only_env(env=None) -> dict:
 
 def run(args, env=None, executable=True, cpu_only=False):
     cmd = [sys.executable, *args] if executable else list(args)
-    env = dict(os.environ if env is None else env, **TINY_ENV)
-    if cpu_only:
-        env = cpu_only_env(env)
+    env = cpu_only_env(env) if cpu_only else dict(os.environ if env is None else env, **TINY_ENV)
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res.stdout + res.stderr

@@ -23,6 +23,7 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
 
 import torch  # noqa: E402
 
@@ -30,17 +31,14 @@ CONFIGS = osp.join(ROOT, 'configs', 'longtail-demo')
 
 
 def simple_eql_forward(loss_module):
-    """A forward for an ``EQLLoss`` that computes EQL as weighted BCE (the simple candidate)."""
+    """A forward for an ``EQLLoss`` that computes EQL as weighted BCE (the simple candidate of
+    benchmark_loss.py), with mmdet's RoI weights, ``avg_factor`` and reduction."""
+    from benchmark_loss import weighted_bce_eql_per_roi
     from mmdet.models.losses.utils import weight_reduce_loss
 
     def forward(cls_score, label, weight=None, avg_factor=None, reduction_override=None, **kw):
-        # as benchmark_loss.weighted_bce_eql, per RoI, to honour RoI weights and avg_factor
-        c = loss_module.num_classes
-        target = torch.nn.functional.one_hot(label, c + 1)[:, :c].to(cls_score.dtype)
-        fg = (label < c).to(cls_score.dtype)[:, None]
-        w = 1 - fg * loss_module.tail_mask.to(cls_score.dtype)[None] * (1 - target)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(
-            cls_score, target, weight=w, reduction='none').sum(1)
+        loss = weighted_bce_eql_per_roi(cls_score, label, loss_module.tail_mask,
+                                        loss_module.num_classes)
         loss = weight_reduce_loss(
             loss, weight=weight, reduction=reduction_override or 'mean', avg_factor=avg_factor)
         return loss_module.loss_weight * loss
@@ -86,11 +84,8 @@ def measure(variants, batches, steps, rounds, device):
                     torch.cuda.synchronize()
                 ts.append(time.perf_counter() - t0)
             times[name].append(statistics.median(ts[1:]))
-    base = times['sigmoid baseline (EQLLoss, lambda = 0)']
-    return {
-        name: (statistics.median(ts) * 1e3, statistics.median(t / b for t, b in zip(ts, base)))
-        for name, ts in times.items()
-    }
+    from benchmark_loss import median_ratios
+    return median_ratios(times, 'sigmoid baseline (EQLLoss, lambda = 0)')
 
 
 def main(argv=None) -> int:

@@ -33,14 +33,30 @@ def plain_bce(logits, labels, c):
     return F.binary_cross_entropy_with_logits(logits, target, reduction='sum') / logits.size(0)
 
 
-def weighted_bce_eql(logits, labels, tail_mask, c):
-    """EQL as plain BCE with a per-element weight built in the call: w_ij = 1 - e_i t_j (1 - y_ij)
-    (the simple candidate the fused and analytic kernels are measured against)."""
+def weighted_bce_eql_per_roi(logits, labels, tail_mask, c):
+    """(N,) EQL as plain BCE with a per-element weight built in the call:
+    w_ij = 1 - e_i t_j (1 - y_ij), summed over classes (the simple candidate the fused and
+    analytic kernels are measured against)."""
     target = F.one_hot(labels, c + 1)[:, :c].to(logits.dtype)
     fg = (labels < c).to(logits.dtype)[:, None]
     weight = 1 - fg * tail_mask.to(logits.dtype)[None] * (1 - target)
     return F.binary_cross_entropy_with_logits(
-        logits, target, weight=weight, reduction='sum') / logits.size(0)
+        logits, target, weight=weight, reduction='none').sum(1)
+
+
+def weighted_bce_eql(logits, labels, tail_mask, c):
+    """The simple candidate averaged over RoIs, as ``EQLLoss`` with ``avg_factor=N``."""
+    return weighted_bce_eql_per_roi(logits, labels, tail_mask, c).sum() / logits.size(0)
+
+
+def median_ratios(times: dict, base: str) -> dict:
+    """{name: (median time in ms, median over rounds of its time over ``base``'s in the same
+    round)} from {name: [time of each round in s]}."""
+    return {
+        name: (statistics.median(ts) * 1e3, statistics.median(t / b
+                                                              for t, b in zip(ts, times[base])))
+        for name, ts in times.items()
+    }
 
 
 def make_losses(c, device, compiled=True):
@@ -144,11 +160,7 @@ def measure_interleaved(losses: dict, n, c, device, rounds, block):
         for name, (_, fn) in losses.items():
             times[name].append(
                 statistics.median(_step(fn, *inputs[name], device) for _ in range(block)))
-    base = times['sigmoid BCE']
-    return {
-        name: (statistics.median(ts) * 1e3, statistics.median(t / b for t, b in zip(ts, base)))
-        for name, ts in times.items()
-    }
+    return median_ratios(times, 'sigmoid BCE')
 
 
 def main(argv=None) -> int:
