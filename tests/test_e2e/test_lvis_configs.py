@@ -10,7 +10,6 @@ by key and transform type, never by position): the data root, the image scale (a
 leaf, which runs at LVIS's own scale), one epoch, no dataloader workers, logging every
 iteration.
 """
-import glob
 import json
 import math
 import os
@@ -24,7 +23,7 @@ from e2e_utils import ROOT, run
 from lvis_fixture import fake_imagenet_cache, make_lvis_fixture, stem_marker
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
-from benchmark_lvis_train import lvis_run_config  # noqa: E402
+from benchmark_lvis_train import lvis_run_config, train_log_rows  # noqa: E402
 
 FAMILIES = {
     'eql-v1': ('configs/eql/mask-rcnn_r50_fpn_eql_sample1e-3-ms-1x_lvis-v1.py', 'v1', None),
@@ -47,13 +46,6 @@ def lvis_data(tmp_path_factory):
         torch_home=torch_home)
 
 
-def logged_losses(work_dir):
-    rows = []
-    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
-        rows += [json.loads(line) for line in open(path)]
-    return [r for r in rows if 'loss' in r]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize('family', sorted(FAMILIES))
 def test_lvis_leaf_trains_and_tests(family, lvis_data, tmp_path):
@@ -64,7 +56,7 @@ def test_lvis_leaf_trains_and_tests(family, lvis_data, tmp_path):
     wd = str(tmp_path / 'work')
     log = run(['tools/train.py', cfg_path, '--work-dir', wd], env=env)
     assert 'load model from: https://download.pytorch.org/models/resnet50-0676ba61.pth' in log
-    losses = logged_losses(wd)
+    losses = train_log_rows(wd)
     assert [r['iter'] for r in losses] == [1, 2], losses
     for r in losses:
         for k, v in r.items():

@@ -104,11 +104,13 @@ def _run(cmd, env):
     return res.stdout + res.stderr, time.perf_counter() - t0
 
 
-def _train_rows(work_dir):
+def train_log_rows(work_dir):
+    """The training iterations mmengine logged in ``work_dir`` (scalars.json rows with a loss,
+    each with its seconds per iteration under 'time')."""
     rows = []
     for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
         rows += [json.loads(line) for line in open(path)]
-    return [r for r in rows if 'time' in r and 'loss' in r]
+    return [r for r in rows if 'loss' in r]
 
 
 def measure_leaf(leaf, data_root, work_dir, args, env):
@@ -120,7 +122,7 @@ def measure_leaf(leaf, data_root, work_dir, args, env):
     print(f'[cost] training {name} for {args.iters} iterations', flush=True)
     _, train_wall = _run([sys.executable, 'tools/train.py', cfg_path, '--work-dir', wd], env)
     rss_train = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # MiB (Linux: KiB)
-    rows = _train_rows(wd)
+    rows = train_log_rows(wd)
     times = [r['time'] for r in rows]
     steady = times[5:] if len(times) > 8 else times[1:] or times
     cuda_mem = [r['memory'] for r in rows if 'memory' in r]
