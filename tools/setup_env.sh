@@ -65,10 +65,6 @@ echo "[setup] installing mmdet, evaluation, plotting and test requirements"
 $PIP install -c "$CONSTRAINTS" -r requirements/mminstall.txt -r requirements/runtime.txt \
   -r requirements/tests.txt
 $PIP install -c "$CONSTRAINTS" --no-deps -r requirements/mim.txt
-if ! "$VENV/bin/python" -c 'import triton' 2>/dev/null; then
-  echo "[setup] installing triton (on this CPU its interpreter runs the fused EQL kernels' tests)"
-  $PIP install -c "$CONSTRAINTS" -r requirements/triton.txt
-fi
 $PIP install -c "$CONSTRAINTS" --no-deps --no-build-isolation -e .
 
 stack_ok || { echo "[setup] error: the stack does not import after installation" >&2; exit 1; }

@@ -6,13 +6,16 @@ The embedded benchmark's Mask R-CNN (configs/longtail-demo/, small preset data i
 data/longtail_small/, batch 8, 64 RoIs per image, 64 classes; generated when missing) with the
 same weights and the same batches, one forward + backward + SGD step per iteration, for:
 
-- the like-for-like sigmoid baseline (``EQLLoss`` with lambda = 0, the sigmoid config);
-- EQL (lambda over rare + common) as ``EQLLoss`` runs it (its analytic autograd Function; on CUDA
-  the fused Triton kernels when Triton is there);
-- EQL as plain BCE with a per-element weight built in the call (the simple candidate).
+- plain sigmoid BCE in the head (one-hot targets over the C foreground classes; the baseline of
+  the ratio column);
+- the like-for-like sigmoid config (``EQLLoss`` with lambda = 0);
+- EQL (lambda over rare + common) as ``EQLLoss`` runs it (its analytic autograd Function);
+- EQL as plain BCE with a per-element weight built in the call (the simple candidate);
+- with ``--compile``: ``torch.compile`` of ``EQLLoss`` (input check off) and of the simple
+  candidate.
 
 The variants take turns, ``--steps`` steps each per round; each round's median per variant is
-compared with the baseline's in the same round, and the median over rounds is printed.
+compared with plain BCE's in the same round, and the median over rounds is printed.
 """
 import argparse
 import copy
@@ -44,6 +47,33 @@ def simple_eql_forward(loss_module):
         return loss_module.loss_weight * loss
 
     return forward
+
+
+def plain_bce_forward(loss_module):
+    """A forward that computes plain sigmoid BCE (no EQL weight) with mmdet's RoI weights,
+    ``avg_factor`` and reduction: the baseline of the ratio column."""
+    from mmdet.models.losses.utils import weight_reduce_loss
+
+    def forward(cls_score, label, weight=None, avg_factor=None, reduction_override=None, **kw):
+        c = loss_module.num_classes
+        target = torch.nn.functional.one_hot(label, c + 1)[:, :c].to(cls_score.dtype)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            cls_score, target, reduction='none').sum(1)
+        loss = weight_reduce_loss(
+            loss, weight=weight, reduction=reduction_override or 'mean', avg_factor=avg_factor)
+        return loss_module.loss_weight * loss
+
+    return forward
+
+
+def compiled_forward(forward):
+    """``torch.compile`` of a loss forward (its keyword arguments passed through)."""
+    compiled = torch.compile(forward)
+
+    def call(*args, **kwargs):
+        return compiled(*args, **kwargs)
+
+    return call
 
 
 def build(config, data_root, device):
@@ -85,7 +115,7 @@ def measure(variants, batches, steps, rounds, device):
                 ts.append(time.perf_counter() - t0)
             times[name].append(statistics.median(ts[1:]))
     from benchmark_loss import median_ratios
-    return median_ratios(times, 'sigmoid baseline (EQLLoss, lambda = 0)')
+    return median_ratios(times, 'plain sigmoid BCE')
 
 
 def main(argv=None) -> int:
@@ -95,6 +125,8 @@ def main(argv=None) -> int:
     parser.add_argument('--batches', type=int, default=4, help='distinct batches cycled through')
     parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'longtail_small/'))
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument(
+        '--compile', action='store_true', help='add torch.compile of the eager and simple losses')
     args = parser.parse_args(argv)
     if not osp.isfile(osp.join(args.data_root, 'annotations', 'class_freq.json')):
         import subprocess
@@ -112,23 +144,41 @@ def main(argv=None) -> int:
     eql, _ = build('mask-rcnn_r18-half_fpn_eql_random-900it_longtail-small.py', args.data_root,
                    device)
     eql.load_state_dict(base.state_dict())
-    simple = copy.deepcopy(eql)
-    head_loss = simple.roi_head.bbox_head.loss_cls
-    head_loss.forward = simple_eql_forward(head_loss)
+
+    def variant(model, make_forward=None, **attrs):
+        """A copy of ``model`` whose box-head classification loss gets ``attrs`` and, given
+        ``make_forward``, the forward it makes from the loss module."""
+        out = copy.deepcopy(model)
+        loss = out.roi_head.bbox_head.loss_cls
+        for key, value in attrs.items():
+            setattr(loss, key, value)
+        if make_forward is not None:
+            loss.forward = make_forward(loss)
+        return out
+
+    def eager_forward(loss):
+        return type(loss).forward.__get__(loss)
+
     batches = []
     for data in loader:
         batches.append(data)
         if len(batches) == args.batches:
             break
     variants = {
-        'sigmoid baseline (EQLLoss, lambda = 0)': base,
+        'plain sigmoid BCE': variant(base, plain_bce_forward),
+        'sigmoid config (EQLLoss, lambda = 0)': base,
         'EQL, EQLLoss as it runs': eql,
-        'EQL as weighted BCE (simple)': simple,
     }
+    variants['EQL as weighted BCE (simple)'] = variant(eql, simple_eql_forward)
+    if args.compile:
+        variants['EQL, EQLLoss, check_inputs=False, torch.compile'] = variant(
+            eql, lambda loss: compiled_forward(eager_forward(loss)), check_inputs=False)
+        variants['EQL as weighted BCE, torch.compile'] = variant(
+            eql, lambda loss: compiled_forward(simple_eql_forward(loss)))
     res = measure(variants, batches, args.steps, args.rounds, device)
     print(f'torch {torch.__version__}, {device}, threads {torch.get_num_threads()}, '
           f'{args.rounds} rounds x {args.steps} steps, batch 8')
-    print('| training step | median (ms) | median ratio to the baseline, same round |')
+    print('| training step | median (ms) | median ratio to plain sigmoid BCE, same round |')
     print('| --- | --- | --- |')
     for name, (ms, ratio) in res.items():
         print(f'| {name} | {ms:.1f} | {ratio:.3f}x |')

@@ -2,9 +2,9 @@
 
     python tools/analysis_tools/benchmark_loss.py [--rois 1024 8192] [--classes 1203] [--no-compile]
 
-The EQL variants: ``EQLLoss`` as it runs (its analytic autograd Function; the fused Triton kernels
-on CUDA), without its input check, EQL as plain BCE with a per-element weight built in the call
-(the simple candidate), and ``torch.compile`` of the analytic loss and of the simple one.
+The EQL variants: ``EQLLoss`` as it runs (its analytic autograd Function), without its input
+check, EQL as plain BCE with a per-element weight built in the call (the simple candidate), and
+``torch.compile`` of the analytic loss and of the simple one.
 
 At LVIS shapes (C = 1203 classes), for N RoIs: median time of forward+backward over repeats, the
 losses taking turns round by round (so that a slow spell of a shared machine hits all alike), the
@@ -24,7 +24,6 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from mmdet_eql.models.losses import EQLLoss  # noqa: E402
-from mmdet_eql.models.losses.eql_triton import triton_usable  # noqa: E402
 
 
 def plain_bce(logits, labels, c):
@@ -35,8 +34,8 @@ def plain_bce(logits, labels, c):
 
 def weighted_bce_eql_per_roi(logits, labels, tail_mask, c):
     """(N,) EQL as plain BCE with a per-element weight built in the call:
-    w_ij = 1 - e_i t_j (1 - y_ij), summed over classes (the simple candidate the fused and
-    analytic kernels are measured against)."""
+    w_ij = 1 - e_i t_j (1 - y_ij), summed over classes (the simple candidate ``EQLLoss`` is
+    measured against)."""
     target = F.one_hot(labels, c + 1)[:, :c].to(logits.dtype)
     fg = (labels < c).to(logits.dtype)[:, None]
     weight = 1 - fg * tail_mask.to(logits.dtype)[None] * (1 - target)
@@ -66,24 +65,16 @@ def make_losses(c, device, compiled=True):
     eql_unchecked = EQLLoss(
         num_classes=c, lambda_=0.0011, class_freq=freq, check_inputs=False).to(device)
     ce = CrossEntropyLoss(use_sigmoid=False).to(device)
-    kernel = 'triton' if triton_usable(torch.zeros(1, c, device=device)) else 'torch'
     losses = {
-        f'EQLLoss ({kernel} kernel)': (c, lambda z, y: eql(z, y, avg_factor=z.size(0))),
-        f'EQLLoss ({kernel} kernel), check_inputs=False':
-        (c, lambda z, y: eql_unchecked(z, y, avg_factor=z.size(0))),
+        'EQLLoss': (c, lambda z, y: eql(z, y, avg_factor=z.size(0))),
+        'EQLLoss, check_inputs=False': (c, lambda z, y: eql_unchecked(z, y, avg_factor=z.size(0))),
     }
-    if kernel == 'triton':  # the eager kernel on the same device, for comparison
-        eager = EQLLoss(num_classes=c, lambda_=0.0011, class_freq=freq, kernel='torch').to(device)
-        losses['EQLLoss (torch kernel)'] = (c, lambda z, y: eager(z, y, avg_factor=z.size(0)))
-    eager_unchecked = EQLLoss(
-        num_classes=c, lambda_=0.0011, class_freq=freq, kernel='torch',
-        check_inputs=False).to(device)
     mask = eql.tail_mask
     losses['EQL as weighted BCE (simple)'] = (c, lambda z, y: weighted_bce_eql(z, y, mask, c))
     if compiled:
-        compiled_eql = torch.compile(lambda z, y: eager_unchecked(z, y, avg_factor=z.size(0)))
+        compiled_eql = torch.compile(lambda z, y: eql_unchecked(z, y, avg_factor=z.size(0)))
         compiled_wbce = torch.compile(lambda z, y: weighted_bce_eql(z, y, mask, c))
-        losses['EQLLoss (torch kernel), torch.compile, unchecked'] = (c, compiled_eql)
+        losses['EQLLoss, check_inputs=False, torch.compile'] = (c, compiled_eql)
         losses['EQL as weighted BCE, torch.compile'] = (c, compiled_wbce)
     losses.update({
         'sigmoid BCE': (c, lambda z, y: plain_bce(z, y, c)),
@@ -172,6 +163,9 @@ def main(argv=None) -> int:
     parser.add_argument('--device', nargs='+', default=None, help='default: cpu, and cuda if any')
     parser.add_argument('--no-compile', action='store_true', help='leave out torch.compile')
     args = parser.parse_args(argv)
+    for value, flag in ((args.rounds, '--rounds'), (args.block, '--block')):
+        if value < 1:
+            raise SystemExit(f'error: {flag} must be at least 1, got {value}')
     devices = args.device or (['cpu'] + (['cuda'] if torch.cuda.is_available() else []))
     print(f'torch {torch.__version__}, threads {torch.get_num_threads()}')
     print('| device | N | loss | median fwd+bwd (ms) | median ratio to BCE, same round | '

@@ -4,7 +4,6 @@ Shapes: N = RoIs in the batch, C = foreground classes; label C means background.
 has C outputs (no background logit): a background RoI is one whose C sigmoid targets are all 0.
 """
 import logging
-import weakref
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -17,12 +16,7 @@ from torch import Tensor
 
 from mmdet_eql.utils.class_frequency import (ClassFrequency, check_num_classes, resolve_class_freq,
                                              summarize_protection)
-from .eql_triton import PendingCheck, eql_per_roi_triton, triton_importable, triton_usable
 from .utils import check_finite_and_labels, check_loss_args, roi_accuracy
-
-#: each loss's input checks still on their way from the GPU (kept outside the module so that
-#: deepcopy and pickling of a model never meet a CUDA event)
-_PENDING_CHECKS: 'weakref.WeakKeyDictionary[nn.Module, PendingCheck]' = weakref.WeakKeyDictionary()
 
 # softplus(x) is computed as x above this threshold; exp(-40) is below float64's resolution of x.
 _SOFTPLUS_THRESHOLD = 40.0
@@ -143,15 +137,8 @@ class EQLLoss(nn.Module):
             be True (EQL is a sigmoid loss).
         reduction (str): 'none', 'mean' or 'sum' (mmdet semantics with weights and avg_factor).
         loss_weight (float): multiplier of the loss.
-        check_inputs (bool): raise on labels outside [0, C] and on NaN or infinite scores. With
-            the eager kernel it costs one device synchronisation and two reductions per call;
-            with the Triton kernel it is counted inside the forward kernel and read back without
-            a synchronisation (a bad batch raises as soon as the counts are back: in the call, in
-            its backward pass or, at the latest, when the loss is next called). False skips it.
-        kernel (str): 'auto' (the fused Triton kernels for CUDA logits when Triton is
-            importable, else eager PyTorch), 'triton' (always the fused kernels: an error where
-            they cannot run) or 'torch' (always eager). Both compute the same loss and gradient
-            (tested to float32 precision).
+        check_inputs (bool): raise on labels outside [0, C] and on NaN or infinite scores (one
+            device synchronisation and two reductions per call). False skips it.
     """
 
     def __init__(self,
@@ -161,13 +148,9 @@ class EQLLoss(nn.Module):
                  use_sigmoid: bool = True,
                  reduction: str = 'mean',
                  loss_weight: float = 1.0,
-                 check_inputs: bool = True,
-                 kernel: str = 'auto') -> None:
+                 check_inputs: bool = True) -> None:
         super().__init__()
         check_loss_args('EQLLoss', num_classes, use_sigmoid, reduction, lambda_=lambda_)
-        if kernel not in ('auto', 'triton', 'torch'):
-            raise ValueError(f"EQLLoss: kernel must be 'auto', 'triton' or 'torch', got {kernel!r}")
-        self.kernel = kernel
         self.num_classes = num_classes
         self.lambda_ = float(lambda_)
         self.reduction = reduction
@@ -250,55 +233,13 @@ class EQLLoss(nn.Module):
             raise ValueError(f'EQLLoss expects labels of shape ({cls_score.size(0)},), got '
                              f'{tuple(label.shape)}')
         label = label.long()
-        if self._use_triton(cls_score):
-            loss = self._triton_loss(cls_score, label)
-        else:
-            if self.check_inputs:
-                check_finite_and_labels('EQLLoss', cls_score, label, self.num_classes)
-            loss = eql_per_roi(cls_score, label, self.tail_mask)
+        if self.check_inputs:
+            check_finite_and_labels('EQLLoss', cls_score, label, self.num_classes)
+        loss = eql_per_roi(cls_score, label, self.tail_mask)
         if weight is not None:
             weight = weight.float()
         loss = weight_reduce_loss(loss, weight=weight, reduction=reduction, avg_factor=avg_factor)
         return self.loss_weight * loss
-
-    def _use_triton(self, cls_score: Tensor) -> bool:
-        if self.kernel == 'torch':
-            return False
-        usable = triton_usable(cls_score)
-        if self.kernel == 'triton' and not usable:
-            raise RuntimeError(
-                "EQLLoss(kernel='triton') needs Triton and logits on a CUDA device; got logits on "
-                f"{cls_score.device}, Triton {'importable' if triton_importable() else 'missing'}"
-                ". kernel='auto' falls back to eager PyTorch")
-        return usable
-
-    def _triton_loss(self, cls_score: Tensor, label: Tensor) -> Tensor:
-        """The fused kernels; the previous call's input checks are settled first."""
-        self.settle_input_checks()
-        loss, flags = eql_per_roi_triton(cls_score, label, self.tail_mask)
-        if self.check_inputs:
-            pending = PendingCheck('EQLLoss', flags, cls_score.numel(), self.num_classes)
-            if pending.ready():  # already on the host (the interpreter, or an idle GPU)
-                pending.raise_if_bad()
-            else:
-                _PENDING_CHECKS[self] = pending
-                if loss.requires_grad:
-                    loss.register_hook(self._check_if_ready)
-        return loss
-
-    def _check_if_ready(self, grad: Tensor) -> None:
-        """Backward hook of the per-RoI loss: raise now if this call's checks have arrived."""
-        pending = _PENDING_CHECKS.get(self)
-        if pending is not None and pending.ready():
-            del _PENDING_CHECKS[self]
-            pending.raise_if_bad()
-
-    def settle_input_checks(self) -> None:
-        """Waits for the input checks of the last Triton call still in flight and raises if its
-        inputs were bad; nothing to do otherwise. Called at the start of every call."""
-        pending = _PENDING_CHECKS.pop(self, None)
-        if pending is not None:
-            pending.raise_if_bad()
 
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, lambda_={self.lambda_}, '
