@@ -1,8 +1,13 @@
-"""Fast and exact LVIS evaluation.
+"""Fast and exact LVIS evaluation: the standard protocol, AP-fixed and AP-pool.
 
 :func:`lvis_eval` computes lvis-api's numbers (``LVISEval``, LVIS v0.5/v1 federated protocol,
 300 detections per image) with faster-coco-eval's compiled matcher and accumulator in its LVIS
-mode. The tests check every summary number against lvis-api to 1e-9. The work-arounds:
+mode, and the large-vocabulary protocols of Dave et al. 2021 (arXiv 2102.01066):
+``protocol='fixed'`` (no per-image limit; each category keeps its 10,000 best-scored detections
+over the dataset) and ``pooled=True`` (one precision/recall curve over all categories, and one
+per frequency group). The tests check every summary number against lvis-api (standard) and
+against a plain-Python evaluator written from the definitions
+(:mod:`mmdet_eql.evaluation.lvis_reference`, all protocols) to 1e-9. The work-arounds:
 
 * LVISResults keeps the 300 best-scored detections of each image and regroups the list by image;
   we apply the same cap, in the same order, before handing the list over.
@@ -12,6 +17,11 @@ mode. The tests check every summary number against lvis-api to 1e-9. The work-ar
 * An empty result list (lvis-api raises) gives AP 0 for every category with ground truth.
 * Per-category AP (precision averaged over IoU thresholds and recall points, as lvis-api's
   summaries do) is returned too, for the class-wise table and the plots.
+* AP-fixed: the per-category selection is done in NumPy (a stable sort by category and score)
+  and the compiled evaluator is given a per-(image, category) limit no pair reaches.
+* AP-pool: the compiled evaluator has no pooled mode, so each evaluated (image, category) pair
+  becomes an image of its own and each pool one category; its per-category curve is then the
+  pooled curve, with the same matching, federated rules and order of ties as the definition.
 """
 import copy
 import os.path as osp
@@ -24,6 +34,17 @@ from mmdet_eql.utils.io import ToolError, load_json
 
 SUMMARY_KEYS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300', 'ARs@300',
                 'ARm@300', 'ARl@300')
+PROTOCOLS = ('standard', 'fixed')
+#: the pooled figures (``pooled=True``): all categories, and each frequency group
+POOLED_KEYS = ('APpool', 'APpool_r', 'APpool_c', 'APpool_f')
+
+
+def summary_keys(protocol: str = 'standard', max_dets: int = 300, pooled: bool = False) -> tuple:
+    """The keys :func:`lvis_eval` returns: AR is AR@300 under the standard protocol (AR@N for
+    another ``max_dets``) and plain AR under 'fixed' (no per-image limit)."""
+    ar = 'AR' if protocol == 'fixed' else f'AR@{max_dets}'
+    keys = SUMMARY_KEYS[:9] + (ar, ) + tuple(ar[:2] + s + ar[2:] for s in 'sml')
+    return keys + (POOLED_KEYS if pooled else ())
 
 
 def _load(obj, what):
@@ -32,18 +53,47 @@ def _load(obj, what):
     return obj
 
 
-def limit_dets_per_image(results: List[dict], max_dets: int = 300) -> List[dict]:
-    """lvis-api's cap: per image, the ``max_dets`` best scores (stable), regrouped by image in
-    first-appearance order."""
-    per_img: Dict[int, List[dict]] = OrderedDict()
-    for r in results:
-        per_img.setdefault(r['image_id'], []).append(r)
-    out = []
-    for anns in per_img.values():
-        if len(anns) > max_dets:
-            anns = sorted(anns, key=lambda a: a['score'], reverse=True)[:max_dets]
-        out.extend(anns)
-    return out
+#: the columns of detections given as arrays (see :func:`lvis_eval`)
+COLUMNS = ('image_id', 'category_id', 'score', 'bbox')
+
+
+def _rank_within(groups: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Each detection's rank (0: best) by score within its group; ties: the earlier first."""
+    n = len(groups)
+    order = np.lexsort((-score, groups))  # stable: by group, then score, then position
+    sorted_groups = groups[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    return rank
+
+
+def select_detections(image_id: np.ndarray, category_id: np.ndarray, score: np.ndarray,
+                      protocol: str, max_dets: int = 300, dets_per_cat: int = 10000) -> np.ndarray:
+    """Indices (ascending) of the detections a protocol evaluates: 'standard', each image's
+    ``max_dets`` best (lvis-api's LVISResults); 'fixed', each category's ``dets_per_cat`` best
+    over the whole list (AP-fixed). Ties: the earlier detection."""
+    if len(score) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if protocol == 'standard':
+        keep = _rank_within(image_id, score) < max_dets if max_dets >= 0 else \
+            np.ones(len(score), dtype=bool)
+    else:
+        keep = _rank_within(category_id, score) < dets_per_cat
+    return np.flatnonzero(keep)
+
+
+def _verified(gt: dict, image_id: np.ndarray, category_id: np.ndarray) -> np.ndarray:
+    """Whether each (image, category) pair is verified: the category is annotated on the image
+    or in its ``neg_category_ids``."""
+    pairs = {(a['image_id'], a['category_id']) for a in gt['annotations']}
+    pairs.update((im['id'], c) for im in gt['images'] for c in im.get('neg_category_ids', ()))
+    if not pairs or len(image_id) == 0:
+        return np.zeros(len(image_id), dtype=bool)
+    verified = np.array(sorted(pairs), dtype=np.int64)
+    cat_base = int(max(verified[:, 1].max(), category_id.max())) + 1
+    keys = np.unique(verified[:, 0] * cat_base + verified[:, 1])
+    return np.isin(image_id.astype(np.int64) * cat_base + category_id, keys)
 
 
 def check_results(gt: dict, results: Sequence[dict], where: str = 'results') -> None:
@@ -93,6 +143,11 @@ def _validated(gt, results, iou_type: str, gt_name: Optional[str]):
         raise ToolError(f'{gt_name}: {e}') from None
     res_name = results if isinstance(results, str) else 'results'
     results = _load(results, 'results file')
+    if isinstance(results, dict):
+        _check_columns(gt, results)
+        if iou_type == 'segm' and 'segmentation' not in results:
+            raise ToolError(f'{res_name}: segm evaluation needs "segmentation" in the results')
+        return gt, results
     if not isinstance(results, list):
         raise ToolError(f'{res_name}: expected a list of detections, got '
                         f'{type(results).__name__}')
@@ -103,26 +158,70 @@ def _validated(gt, results, iou_type: str, gt_name: Optional[str]):
     return gt, results
 
 
-def _federated(gt: dict, results: List[dict], max_dets: int):
-    """The ground truth with default federated keys, and the results lvis-api evaluates: the
-    ``max_dets`` best per image, then only (image, category) pairs verified present or absent.
-    Dropping the others first changes no number and avoids faster-coco-eval's crash on images
+def _check_columns(gt: dict, cols: dict) -> None:
+    """Detections given as arrays: the columns exist, have one row per detection, and name only
+    the ground truth's images and categories."""
+    missing = [c for c in COLUMNS if c not in cols]
+    if missing:
+        raise ToolError(f'results given as columns lack {missing} (expected {list(COLUMNS)}, '
+                        'and "segmentation" for segm)')
+    n = len(cols['score'])
+    for name in list(COLUMNS) + (['segmentation'] if 'segmentation' in cols else []):
+        if len(cols[name]) != n:
+            raise ToolError(f'results column {name!r} has {len(cols[name])} rows, "score" has {n}')
+    if np.asarray(cols['bbox']).reshape(n, -1).shape[1] != 4:
+        raise ToolError('results column "bbox" must have 4 values (x, y, w, h) per detection')
+    for col, key in (('image_id', 'images'), ('category_id', 'categories')):
+        known = np.array(sorted(x['id'] for x in gt[key]))
+        bad = np.flatnonzero(~np.isin(np.asarray(cols[col]), known))
+        if bad.size:
+            raise ToolError(f'results[{bad[0]}] has {col} {cols[col][bad[0]]}, which the ground '
+                            'truth does not contain: are the results for another dataset?')
+
+
+def _columns(results) -> tuple:
+    """(image_id, category_id, score) arrays of a list of detections or of columns."""
+    if isinstance(results, dict):
+        return (np.asarray(results['image_id'], dtype=np.int64),
+                np.asarray(results['category_id'], dtype=np.int64),
+                np.asarray(results['score'], dtype=np.float64))
+    n = len(results)
+    return (np.fromiter((r['image_id'] for r in results), np.int64, n),
+            np.fromiter((r['category_id'] for r in results), np.int64, n),
+            np.fromiter((r['score'] for r in results), np.float64, n))
+
+
+def _rows(results, idx: np.ndarray) -> List[dict]:
+    """The detections at ``idx`` as (copied) LVIS result dicts."""
+    if not isinstance(results, dict):
+        return [copy.copy(results[i]) for i in idx.tolist()]
+    img, cat, score = (np.asarray(results[c])[idx].tolist()
+                       for c in ('image_id', 'category_id', 'score'))
+    boxes = np.asarray(results['bbox'], dtype=np.float64).reshape(-1, 4)[idx].tolist()
+    out = [
+        dict(image_id=i, category_id=c, score=s, bbox=b)
+        for i, c, s, b in zip(img, cat, score, boxes)
+    ]
+    if 'segmentation' in results:
+        for row, i in zip(out, idx.tolist()):
+            row['segmentation'] = results['segmentation'][i]
+    return out
+
+
+def _evaluated_detections(gt: dict, results, protocol: str, max_dets: int, dets_per_cat: int):
+    """The ground truth with default federated keys, and the detections the protocol evaluates
+    on (image, category) pairs verified present or absent, in the results' order. Dropping the
+    unverified ones first changes no number and avoids faster-coco-eval's crash on images
     without annotations."""
     gt = dict(gt)
     gt['images'] = [dict(im) for im in gt['images']]
     for im in gt['images']:
         im.setdefault('neg_category_ids', [])
         im.setdefault('not_exhaustive_category_ids', [])
-    results = limit_dets_per_image(list(results), max_dets)
-    present = defaultdict(set)
-    for a in gt['annotations']:
-        present[a['image_id']].add(a['category_id'])
-    neg = {im['id']: set(im['neg_category_ids']) for im in gt['images']}
-    results = [
-        copy.copy(r) for r in results
-        if r['category_id'] in present[r['image_id']] or r['category_id'] in neg[r['image_id']]
-    ]
-    return gt, results
+    image_id, category_id, score = _columns(results)
+    idx = select_detections(image_id, category_id, score, protocol, max_dets, dets_per_cat)
+    idx = idx[_verified(gt, image_id[idx], category_id[idx])]
+    return gt, _rows(results, idx)
 
 
 def _summary(stats) -> Dict[str, float]:
@@ -142,30 +241,10 @@ def _summary(stats) -> Dict[str, float]:
     return {k: float(v) for k, v in out.items()}
 
 
-def lvis_eval(gt: Union[str, dict],
-              results: Union[str, List[dict]],
-              iou_type: str = 'bbox',
-              max_dets: int = 300,
-              per_category: bool = False,
-              gt_name: Optional[str] = None) -> dict:
-    """Evaluates LVIS-format results exactly as lvis-api does, in compiled code.
-
-    Args:
-        gt: path to (or the loaded dict of) an LVIS-format annotation file.
-        results: path to (or list of) detections in the LVIS results format.
-        iou_type: 'bbox' or 'segm'.
-        max_dets: detections kept per image (LVIS: 300).
-        per_category: also return ``per_category``: {category_id: AP} (-1: no ground truth).
-        gt_name: how errors name the ground truth (default: its path, or "ground truth").
-
-    Returns:
-        dict: AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300, ARs@300, ARm@300, ARl@300
-        as floats in [0, 1] (-1 where undefined), and ``per_category`` when asked.
-    """
+def _evaluator(gt: dict, results: List[dict], iou_type: str, max_dets: int):
+    """faster-coco-eval's evaluator in LVIS mode, evaluated and accumulated."""
     from faster_coco_eval import COCO, COCOeval_faster
 
-    gt, results = _validated(gt, results, iou_type, gt_name)
-    gt, results = _federated(gt, results, max_dets)
     coco_gt = COCO(gt)
     ev = COCOeval_faster(
         coco_gt,
@@ -176,8 +255,113 @@ def lvis_eval(gt: Union[str, dict],
     ev.params.maxDets = [max_dets]
     ev.evaluate()
     ev.accumulate()
+    return ev
+
+
+def _max_per_pair(results: List[dict]) -> int:
+    """The most detections any (image, category) pair has (at least 1)."""
+    counts = defaultdict(int)
+    for r in results:
+        counts[r['image_id'], r['category_id']] += 1
+    return max(counts.values(), default=1)
+
+
+def _pool_dataset(gt: dict, results: List[dict]):
+    """AP-pool as an ordinary evaluation: each evaluated (image, category) pair becomes an image
+    of its own (ids in image, then category order: the order in which the definition breaks
+    ties) and each pool (POOLED_KEYS: all, r, c, f) one category holding the pair's annotations
+    and detections; federated flags move with the pair."""
+    group = {c['id']: c.get('frequency') for c in gt['categories']}
+    pools = {'all': 1, 'r': 2, 'c': 3, 'f': 4}
+    gts, dts = defaultdict(list), defaultdict(list)
+    for a in gt['annotations']:
+        gts[a['image_id'], a['category_id']].append(a)
+    for r in results:
+        dts[r['image_id'], r['category_id']].append(r)
+    images = {im['id']: im for im in gt['images']}
+    out_images, out_anns, out_dets = [], [], []
+    for img_id, cat_id in sorted(set(gts) | set(dts)):
+        im = images[img_id]
+        vid = len(out_images) + 1
+        ids = [pools['all']] + ([pools[group[cat_id]]] if group[cat_id] in pools else [])
+        out_images.append(
+            dict(
+                id=vid,
+                height=im.get('height'),
+                width=im.get('width'),
+                neg_category_ids=ids if cat_id in im['neg_category_ids'] else [],
+                not_exhaustive_category_ids=ids
+                if cat_id in im['not_exhaustive_category_ids'] else []))
+        for pool in ids:
+            for a in gts.get((img_id, cat_id), ()):
+                out_anns.append(dict(a, id=len(out_anns) + 1, image_id=vid, category_id=pool))
+            for r in dts.get((img_id, cat_id), ()):
+                out_dets.append(dict(r, image_id=vid, category_id=pool))
+    cats = [dict(id=v, name=k, frequency='f') for k, v in pools.items()]
+    return dict(images=out_images, annotations=out_anns, categories=cats), out_dets
+
+
+def _pooled(gt: dict, results: List[dict], iou_type: str) -> Dict[str, float]:
+    """APpool, APpool_r/c/f: each pool's one curve averaged over IoU thresholds and recall
+    points (area 'all'); -1 for a pool without annotations."""
+    pool_gt, pool_dets = _pool_dataset(gt, results)
+    if not pool_gt['images']:
+        return {k: -1.0 for k in POOLED_KEYS}
+    ev = _evaluator(pool_gt, pool_dets, iou_type, _max_per_pair(pool_dets))
+    ap = _per_category_ap(ev.eval['precision'])  # categories 1-4 in id order
+    return {k: float(a) for k, a in zip(POOLED_KEYS, ap)}
+
+
+def lvis_eval(gt: Union[str, dict],
+              results: Union[str, List[dict]],
+              iou_type: str = 'bbox',
+              max_dets: int = 300,
+              per_category: bool = False,
+              gt_name: Optional[str] = None,
+              protocol: str = 'standard',
+              dets_per_cat: int = 10000,
+              pooled: bool = False) -> dict:
+    """Evaluates LVIS-format results exactly as lvis-api (or the AP-fixed / AP-pool definitions)
+    does, in compiled code.
+
+    Args:
+        gt: path to (or the loaded dict of) an LVIS-format annotation file.
+        results: path to (or list of) detections in the LVIS results format, or the same as
+            columns: {'image_id': (N,), 'category_id': (N,), 'score': (N,), 'bbox': (N, 4)
+            x, y, w, h, and for segm 'segmentation': N RLEs} (arrays or lists; only the
+            evaluated detections are then turned into dicts, which keeps AP-fixed's millions of
+            detections cheap).
+        iou_type: 'bbox' or 'segm'.
+        max_dets: detections kept per image under the standard protocol (LVIS: 300).
+        per_category: also return ``per_category``: {category_id: AP} (-1: no ground truth).
+        gt_name: how errors name the ground truth (default: its path, or "ground truth").
+        protocol: 'standard' (``max_dets`` per image) or 'fixed' (AP-fixed: no per-image limit,
+            ``dets_per_cat`` per category over the dataset).
+        dets_per_cat: AP-fixed's detections per category (LVIS challenge: 10,000).
+        pooled: also return AP-pool (APpool, APpool_r/c/f) over the protocol's detections
+            (Dave et al. pool the AP-fixed detections: use with protocol='fixed').
+
+    Returns:
+        dict: :func:`summary_keys` as floats in [0, 1] (-1 where undefined): AP, AP50, AP75,
+        APs, APm, APl, APr, APc, APf, AR@300 and ARs/m/l@300 (AR, ARs, ARm, ARl under 'fixed'),
+        the pooled keys with ``pooled``, and ``per_category`` when asked.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f'protocol must be one of {PROTOCOLS}, got {protocol!r}')
+    if protocol == 'fixed' and (not isinstance(dets_per_cat, int) or dets_per_cat < 1):
+        raise ValueError(f'dets_per_cat must be a positive integer, got {dets_per_cat!r}')
+    gt, results = _validated(gt, results, iou_type, gt_name)
+    gt, results = _evaluated_detections(gt, results, protocol, max_dets, dets_per_cat)
+    limit = max_dets if protocol == 'standard' else _max_per_pair(results)
+    ev = _evaluator(gt, results, iou_type, limit)
     ev.summarize()
     out = _summary(ev.all_stats)
+    if protocol == 'fixed':
+        out = {k.replace('@300', ''): v for k, v in out.items()}
+    elif max_dets != 300:
+        out = {k.replace('@300', f'@{max_dets}'): v for k, v in out.items()}
+    if pooled:
+        out.update(_pooled(gt, results, iou_type))
     if per_category:
         cat_ids = sorted(c['id'] for c in gt['categories'])
         ap = _per_category_ap(ev.eval['precision'])
