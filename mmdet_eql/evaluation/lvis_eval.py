@@ -68,8 +68,12 @@ def _rank_within(groups: np.ndarray, score: np.ndarray) -> np.ndarray:
     return rank
 
 
-def select_detections(image_id: np.ndarray, category_id: np.ndarray, score: np.ndarray,
-                      protocol: str, max_dets: int = 300, dets_per_cat: int = 10000) -> np.ndarray:
+def select_detections(image_id: np.ndarray,
+                      category_id: np.ndarray,
+                      score: np.ndarray,
+                      protocol: str,
+                      max_dets: int = 300,
+                      dets_per_cat: int = 10000) -> np.ndarray:
     """Indices (ascending) of the detections a protocol evaluates: 'standard', each image's
     ``max_dets`` best (lvis-api's LVISResults); 'fixed', each category's ``dets_per_cat`` best
     over the whole list (AP-fixed). Ties: the earlier detection."""
@@ -182,21 +186,22 @@ def _check_columns(gt: dict, cols: dict) -> None:
 def _columns(results) -> tuple:
     """(image_id, category_id, score) arrays of a list of detections or of columns."""
     if isinstance(results, dict):
-        return (np.asarray(results['image_id'], dtype=np.int64),
-                np.asarray(results['category_id'], dtype=np.int64),
+        return (np.asarray(results['image_id'],
+                           dtype=np.int64), np.asarray(results['category_id'], dtype=np.int64),
                 np.asarray(results['score'], dtype=np.float64))
     n = len(results)
-    return (np.fromiter((r['image_id'] for r in results), np.int64, n),
-            np.fromiter((r['category_id'] for r in results), np.int64, n),
-            np.fromiter((r['score'] for r in results), np.float64, n))
+    return (np.fromiter((r['image_id'] for r in results), np.int64,
+                        n), np.fromiter((r['category_id'] for r in results), np.int64,
+                                        n), np.fromiter((r['score'] for r in results), np.float64,
+                                                        n))
 
 
 def _rows(results, idx: np.ndarray) -> List[dict]:
     """The detections at ``idx`` as (copied) LVIS result dicts."""
     if not isinstance(results, dict):
         return [copy.copy(results[i]) for i in idx.tolist()]
-    img, cat, score = (np.asarray(results[c])[idx].tolist()
-                       for c in ('image_id', 'category_id', 'score'))
+    img, cat, score = (
+        np.asarray(results[c])[idx].tolist() for c in ('image_id', 'category_id', 'score'))
     boxes = np.asarray(results['bbox'], dtype=np.float64).reshape(-1, 4)[idx].tolist()
     out = [
         dict(image_id=i, category_id=c, score=s, bbox=b)

@@ -35,7 +35,12 @@ import numpy as np
 # 0.07000000000000001 there, and a recall of exactly 7/100 must compare with that float)
 IOU_THRS = [float(t) for t in np.linspace(0.5, 0.95, 10)]
 REC_THRS = [float(r) for r in np.linspace(0.0, 1.0, 101)]
-AREA_RNGS = {'all': (0, 1e10), 'small': (0, 32**2), 'medium': (32**2, 96**2), 'large': (96**2, 1e10)}
+AREA_RNGS = {
+    'all': (0, 1e10),
+    'small': (0, 32**2),
+    'medium': (32**2, 96**2),
+    'large': (96**2, 1e10)
+}
 POOLS = ('all', 'r', 'c', 'f')
 
 
@@ -195,8 +200,8 @@ def lvis_eval_from_definition(gt: dict,
             if cid not in verified or (not g and not d):
                 continue
             for area in AREA_RNGS:
-                evaluated[area, cid][im['id']] = _match_pair(g, d, iou_type, area,
-                                                             cid in not_exhaustive)
+                evaluated[area, cid][im['id']] = _match_pair(g, d, iou_type, area, cid
+                                                             in not_exhaustive)
 
     # one curve per category: its pairs in image order (dicts keep insertion order)
     curves = {key: _curve(list(pairs.values())) for key, pairs in evaluated.items()}
@@ -217,8 +222,15 @@ def lvis_eval_from_definition(gt: dict,
 
     ar_key = 'AR' if protocol == 'fixed' else f'AR@{max_dets}'
     out = dict(
-        AP=ap(), AP50=ap(thr=0.5), AP75=ap(thr=0.75), APs=ap('small'), APm=ap('medium'),
-        APl=ap('large'), APr=ap(group='r'), APc=ap(group='c'), APf=ap(group='f'))
+        AP=ap(),
+        AP50=ap(thr=0.5),
+        AP75=ap(thr=0.75),
+        APs=ap('small'),
+        APm=ap('medium'),
+        APl=ap('large'),
+        APr=ap(group='r'),
+        APc=ap(group='c'),
+        APf=ap(group='f'))
     out[ar_key] = ar()
     for area in ('small', 'medium', 'large'):
         out[ar_key[:2] + area[0] + ar_key[2:]] = ar(area)

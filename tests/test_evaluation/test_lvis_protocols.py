@@ -1,0 +1,196 @@
+"""AP-fixed and AP-pool: lvis_eval against the plain-Python evaluator written from the
+definitions (mmdet_eql/evaluation/lvis_reference.py), and that evaluator against lvis-api.
+
+Every summary number to 1e-9, on the real 100-image LVIS v0.5 val sample and on generated data,
+with tied scores, categories over the per-category cap, images without detections, categories
+without annotations and an empty pool.
+"""
+import copy
+import json
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+
+from mmdet_eql.evaluation import lvis_eval, lvis_eval_reference
+from mmdet_eql.evaluation.lvis_eval import POOLED_KEYS, select_detections, summary_keys
+from mmdet_eql.evaluation.lvis_reference import lvis_eval_from_definition
+from mmdet_eql.utils import ToolError
+
+HERE = osp.dirname(osp.abspath(__file__))
+ROOT = osp.dirname(osp.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from test_lvis_eval import LVIS_SAMPLE, make_detections  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def lvis_sample():
+    with open(LVIS_SAMPLE) as f:
+        return json.load(f)
+
+
+def with_ties(dets, every=3):
+    """Rounds every ``every``-th score to one decimal: many equal scores, matched and not."""
+    dets = copy.deepcopy(dets)
+    for d in dets[::every]:
+        d['score'] = round(d['score'], 1)
+    return dets
+
+
+def assert_same(ours, ref, keys):
+    for k in keys:
+        assert ours[k] == pytest.approx(ref[k], abs=1e-9), k
+    if 'per_category' in ours and 'per_category' in ref:
+        for c, ap in ref['per_category'].items():
+            assert ours['per_category'][c] == pytest.approx(ap, abs=1e-9), c
+
+
+def both(gt, dets, iou_type, **kw):
+    ours = lvis_eval(gt, copy.deepcopy(dets), iou_type, per_category=True, **kw)
+    ref = lvis_eval_from_definition(gt, copy.deepcopy(dets), iou_type, **kw)
+    return ours, ref
+
+
+@pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
+def test_reference_equals_lvis_api(lvis_sample, iou_type):
+    """The plain-Python evaluator reproduces lvis-api: the standard protocol, and AP-fixed run
+    the way its authors run lvis-api (per-category top-k, then no per-image limit)."""
+    dets = with_ties(make_detections(lvis_sample))
+    ref = lvis_eval_from_definition(lvis_sample, copy.deepcopy(dets), iou_type)
+    api = lvis_eval_reference(lvis_sample, copy.deepcopy(dets), iou_type)
+    assert_same(ref, api, summary_keys('standard'))
+
+    k = 3
+    top = [dets[i] for i in select_detections(*_ids(dets), 'fixed', dets_per_cat=k)]
+    api_fixed = lvis_eval_reference(lvis_sample, copy.deepcopy(top), iou_type, max_dets=-1)
+    ref_fixed = lvis_eval_from_definition(
+        lvis_sample, copy.deepcopy(dets), iou_type, protocol='fixed', dets_per_cat=k)
+    # lvis-api names AR by its params.max_dets (300 here), a label only: its LVISResults made
+    # with max_dets=-1 kept every detection
+    assert_same(ref_fixed, {**api_fixed, 'AR': api_fixed['AR@300']}, summary_keys('fixed')[:10])
+
+
+def _ids(dets):
+    return (np.array([d['image_id'] for d in dets]), np.array([d['category_id'] for d in dets]),
+            np.array([d['score'] for d in dets]))
+
+
+@pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
+@pytest.mark.parametrize('protocol,dets_per_cat', [('standard', 10000), ('fixed', 10000),
+                                                   ('fixed', 3)])
+def test_protocols_equal_definition_on_real_lvis_sample(lvis_sample, iou_type, protocol,
+                                                        dets_per_cat):
+    dets = with_ties(make_detections(lvis_sample))
+    per_img = {}
+    for d in dets:
+        per_img[d['image_id']] = per_img.get(d['image_id'], 0) + 1
+    assert max(per_img.values()) > 300  # the standard protocol's cap bites
+    assert len(per_img) < len(lvis_sample['images'])  # images without detections
+    per_cat = {}
+    for d in dets:
+        per_cat[d['category_id']] = per_cat.get(d['category_id'], 0) + 1
+    assert max(per_cat.values()) > 300  # a category over the cap (also of 3 here)
+    ours, ref = both(
+        lvis_sample, dets, iou_type, protocol=protocol, dets_per_cat=dets_per_cat, pooled=True)
+    keys = summary_keys(protocol, pooled=True)
+    assert set(ours) == set(keys) | {'per_category'}
+    assert_same(ours, ref, keys)
+    for k in ('AP', 'APpool', 'APpool_f'):
+        assert 0 < ours[k] < 1, k
+    cats_with_gt = {a['category_id'] for a in lvis_sample['annotations']}
+    assert {c for c, ap in ours['per_category'].items() if ap >= 0} == cats_with_gt
+    assert len(ours['per_category']) > len(cats_with_gt)  # categories without annotations
+
+
+def test_fixed_differs_from_standard_where_the_image_cap_bites(lvis_sample):
+    dets = make_detections(lvis_sample)
+    std = lvis_eval(lvis_sample, copy.deepcopy(dets), 'bbox')
+    fixed = lvis_eval(lvis_sample, copy.deepcopy(dets), 'bbox', protocol='fixed')
+    uncapped = lvis_eval(lvis_sample, copy.deepcopy(dets), 'bbox', max_dets=10**6)
+    assert fixed['AP'] != std['AP']  # the crowded image's 40 extra detections count
+    assert fixed['AP'] == pytest.approx(uncapped['AP'], abs=1e-12)  # no category over 10,000
+
+
+def test_pooling_sees_calibration_across_categories(lvis_sample):
+    """Halving one category's scores leaves its AP (and every per-category AP) as it was, but
+    changes where its detections fall in the pooled curve."""
+    dets = make_detections(lvis_sample, crowded_image=False)
+    counts = {}
+    for d in dets:
+        counts[d['category_id']] = counts.get(d['category_id'], 0) + 1
+    cat = max(counts, key=counts.get)
+    scaled = copy.deepcopy(dets)
+    for d in scaled:
+        if d['category_id'] == cat:
+            d['score'] *= 0.5
+    a = lvis_eval(lvis_sample, dets, 'bbox', protocol='fixed', pooled=True)
+    b = lvis_eval(lvis_sample, scaled, 'bbox', protocol='fixed', pooled=True)
+    assert a['AP'] == pytest.approx(b['AP'], abs=1e-12)
+    assert abs(a['APpool'] - b['APpool']) > 1e-4
+
+
+@pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
+def test_protocols_equal_definition_on_generated_data(tmp_path, iou_type):
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))
+    from longtail import generate  # the benchmark's generator
+    generate(str(tmp_path), preset='tiny', seed=3, progress=False)
+    with open(tmp_path / 'annotations' / 'val_lvis.json') as f:
+        gt = json.load(f)
+    dets = with_ties(make_detections(gt, seed=2, crowded_image=False), every=2)
+    for protocol, k in (('fixed', 5), ('standard', 10000)):
+        ours, ref = both(gt, dets, iou_type, protocol=protocol, dets_per_cat=k, pooled=True)
+        assert_same(ours, ref, summary_keys(protocol, pooled=True))
+
+
+def test_empty_pool_and_empty_results(lvis_sample):
+    gt = copy.deepcopy(lvis_sample)
+    rare = {c['id'] for c in gt['categories'] if c['frequency'] == 'r'}
+    gt['annotations'] = [a for a in gt['annotations'] if a['category_id'] not in rare]
+    dets = [d for d in make_detections(gt, crowded_image=False) if d['category_id'] not in rare]
+    ours, ref = both(gt, dets, 'bbox', protocol='fixed', pooled=True)
+    assert ours['APpool_r'] == -1 and ours['APr'] == -1
+    assert_same(ours, ref, summary_keys('fixed', pooled=True))
+    empty = lvis_eval(gt, [], 'bbox', protocol='fixed', pooled=True)
+    assert empty['AP'] == 0 and empty['APpool'] == 0 and empty['APpool_r'] == -1
+
+
+def test_columns_equal_dicts(lvis_sample):
+    dets = with_ties(make_detections(lvis_sample))
+    cols = dict(
+        image_id=np.array([d['image_id'] for d in dets]),
+        category_id=np.array([d['category_id'] for d in dets]),
+        score=np.array([d['score'] for d in dets]),
+        bbox=np.array([d['bbox'] for d in dets]),
+        segmentation=[d['segmentation'] for d in dets])
+    for iou_type in ('bbox', 'segm'):
+        a = lvis_eval(lvis_sample, cols, iou_type, protocol='fixed', dets_per_cat=4, pooled=True)
+        b = lvis_eval(lvis_sample, dets, iou_type, protocol='fixed', dets_per_cat=4, pooled=True)
+        assert a == b
+
+
+def test_select_detections_keeps_the_best_and_the_earlier_of_ties():
+    img = np.array([1, 1, 2, 2, 2, 3])
+    cat = np.array([7, 7, 7, 8, 7, 7])
+    score = np.array([0.5, 0.9, 0.5, 0.1, 0.5, 0.2])
+    assert select_detections(img, cat, score, 'fixed', dets_per_cat=2).tolist() == [0, 1, 3]
+    assert select_detections(img, cat, score, 'fixed', dets_per_cat=3).tolist() == [0, 1, 2, 3]
+    assert select_detections(img, cat, score, 'standard', max_dets=1).tolist() == [1, 2, 5]
+
+
+def test_bad_arguments(lvis_sample):
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        lvis_eval(lvis_sample, [], 'bbox', protocol='pooled')
+    with pytest.raises(ValueError, match='dets_per_cat must be a positive integer, got 0'):
+        lvis_eval(lvis_sample, [], 'bbox', protocol='fixed', dets_per_cat=0)
+    cols = dict(image_id=[1], category_id=[1], score=[0.5])
+    with pytest.raises(ToolError, match=r"lack \['bbox'\]"):
+        lvis_eval(lvis_sample, cols, 'bbox')
+    cols = dict(image_id=[-5], category_id=[1], score=[0.5], bbox=[[0, 0, 1, 1]])
+    with pytest.raises(ToolError, match=r'results\[0\] has image_id -5'):
+        lvis_eval(lvis_sample, cols, 'bbox')
+    cols = dict(image_id=[1, 2], category_id=[1], score=[0.5, 0.4], bbox=[[0, 0, 1, 1]] * 2)
+    with pytest.raises(ToolError, match="column 'category_id' has 1 rows"):
+        lvis_eval(lvis_sample, cols, 'bbox')
+    assert set(POOLED_KEYS) == {'APpool', 'APpool_r', 'APpool_c', 'APpool_f'}
