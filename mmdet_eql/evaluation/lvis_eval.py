@@ -25,7 +25,7 @@ against a plain-Python evaluator written from the definitions
 """
 import copy
 import os.path as osp
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
