@@ -57,7 +57,7 @@ def _load(obj, what):
 COLUMNS = ('image_id', 'category_id', 'score', 'bbox')
 
 
-def _rank_within(groups: np.ndarray, score: np.ndarray) -> np.ndarray:
+def rank_within(groups: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Each detection's rank (0: best) by score within its group; ties: the earlier first."""
     n = len(groups)
     order = np.lexsort((-score, groups))  # stable: by group, then score, then position
@@ -80,10 +80,10 @@ def select_detections(image_id: np.ndarray,
     if len(score) == 0:
         return np.zeros(0, dtype=np.int64)
     if protocol == 'standard':
-        keep = _rank_within(image_id, score) < max_dets if max_dets >= 0 else \
+        keep = rank_within(image_id, score) < max_dets if max_dets >= 0 else \
             np.ones(len(score), dtype=bool)
     else:
-        keep = _rank_within(category_id, score) < dets_per_cat
+        keep = rank_within(category_id, score) < dets_per_cat
     return np.flatnonzero(keep)
 
 

@@ -89,3 +89,53 @@ def test_compact_dump_keeps_values_and_drops_the_storage_behind_views(tmp_path):
     assert kept.untyped_storage().nbytes() == 300 * 4
     assert len(pickle.dumps(metric.results)) < 20_000  # the view alone pickles to 4.8 MB
     assert len(pickle.dumps([sample])) > 4_000_000
+
+
+@pytest.mark.parametrize('with_mask_scores', [False, True])
+def test_fixed_protocol_cuts_memory_without_changing_numbers(tmp_path, with_mask_scores):
+    """AP-fixed in the metric: predictions are cut to each category's best as they arrive (here
+    to 1 per category, so that cuts happen on this small set), and the numbers equal those of
+    the same metric that keeps every prediction until the end."""
+    generate(str(tmp_path), preset='tiny', seed=1, progress=False)
+    ann = str(tmp_path / 'annotations' / 'val_lvis.json')
+    with open(ann) as f:
+        gt = json.load(f)
+    classes = tuple(c['name'] for c in sorted(gt['categories'], key=lambda c: c['id']))
+    samples = predictions_for(gt, seed=3)
+    if with_mask_scores:  # mask scores ranked differently from box scores
+        for s in samples:
+            s['pred_instances']['mask_scores'] = 1 - s['pred_instances']['scores']
+    cfg = dict(
+        type='FastLVISMetric',
+        ann_file=ann,
+        metric=['bbox', 'segm'],
+        protocol='fixed',
+        dets_per_cat=1,
+        pooled=True)
+    cut, whole = METRICS.build(cfg), METRICS.build(cfg)
+    whole._cut_to_top_per_category = lambda: None
+    held = []
+    for m in (cut, whole):
+        m.dataset_meta = dict(classes=classes)
+    for s in samples:
+        cut.process({}, [s])
+        whole.process({}, [s])
+        held.append(sum(len(r['labels']) for _, r in cut.results))
+    total = sum(len(r['labels']) for _, r in whole.results)
+    num_classes = len(classes)
+    per_image = max(len(s['pred_instances']['labels']) for s in samples)
+    # a cut keeps at most 1 per class and score kind; the next comes when the count doubles
+    assert max(held) <= 2 * num_classes * (2 if with_mask_scores else 1) + per_image
+    assert min(held[len(held) // 2:]) < total / 2 and cut._dets_after_cut > 0
+    ours = cut.evaluate(size=len(samples))
+    ref = whole.evaluate(size=len(samples))
+    assert ours == ref
+    assert {'lvis/bbox_APpool', 'lvis/segm_APpool_f', 'lvis/bbox_APr'} <= set(ours)
+    assert 0 < ours['lvis/bbox_AP'] < 1
+
+
+def test_bad_protocol_arguments():
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        METRICS.build(dict(type='FastLVISMetric', protocol='pool'))
+    with pytest.raises(ValueError, match='dets_per_cat must be a positive integer, got -1'):
+        METRICS.build(dict(type='FastLVISMetric', protocol='fixed', dets_per_cat=-1))
