@@ -34,6 +34,34 @@ def test_eval_lvis_prints_table_and_writes_outputs(tmp_path):
     assert per_cat[str(gt['annotations'][0]['category_id'])]['AP'] == pytest.approx(1.0)
 
 
+def test_eval_lvis_protocols_side_by_side(tmp_path):
+    """--protocol standard fixed --pooled prints one row per protocol with the pooled column,
+    the numbers of lvis_eval, and writes AP-fixed's per-category file beside the standard one."""
+    from mmdet_eql.evaluation import lvis_eval
+    sys.path.insert(0, osp.join(ROOT, 'tests', 'test_evaluation'))
+    from test_lvis_eval import make_detections
+    with open(LVIS_SAMPLE) as f:
+        gt = json.load(f)
+    dets = make_detections(gt)
+    (tmp_path / 'dets.json').write_text(json.dumps(dets))
+    res = run(EVAL, LVIS_SAMPLE, str(tmp_path / 'dets.json'), '--protocol', 'standard', 'fixed',
+              '--pooled', '--dets-per-cat', '20', '--out-dir', str(tmp_path / 'o'))
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    header = next(line for line in lines if line.split()[:2] == ['AP', 'AP50'])
+    assert header.split()[-4:] == ['APpool', 'APpool_r', 'APpool_c', 'APpool_f']
+    for protocol in ('standard', 'fixed'):
+        row = next(line for line in lines if line.startswith(f'bbox {protocol} '))
+        want = lvis_eval(gt, dets, 'bbox', protocol=protocol, dets_per_cat=20, pooled=True)
+        cells = row.split()[2:]
+        assert float(cells[0]) == pytest.approx(100 * want['AP'], abs=0.051)
+        assert float(cells[-4]) == pytest.approx(100 * want['APpool'], abs=0.051)
+    assert (tmp_path / 'o' / 'per_category_ap_bbox_fixed.json').is_file()
+    bad = run(EVAL, LVIS_SAMPLE, str(tmp_path / 'dets.json'), '--protocol', 'fixed',
+              '--dets-per-cat', '0')
+    assert bad.returncode == 2 and '--dets-per-cat must be at least 1, got 0' in bad.stderr
+
+
 @pytest.mark.parametrize('case,message', [
     ('missing', 'is neither a file nor a prefix'),
     ('other_dataset', 'image_id 123456789, which the ground truth does not contain'),

@@ -1,6 +1,11 @@
-"""Evaluate LVIS-format detections exactly as lvis-api does, fast.
+"""Evaluate LVIS-format detections exactly as lvis-api does, fast; also AP-fixed and AP-pool.
 
     python tools/analysis_tools/eval_lvis.py GT RESULTS [--iou-type bbox segm] [--out-dir DIR]
+        [--protocol standard fixed] [--pooled] [--dets-per-cat 10000]
+
+--protocol fixed is AP-fixed (Dave et al. 2021): no per-image limit, each category's
+--dets-per-cat best detections over the dataset; --pooled adds AP-pool (one precision/recall
+curve over all categories, and one per frequency group). Several protocols print side by side.
 
 RESULTS is a results JSON (a list of detections) or the ``outfile_prefix`` of mmdet's LVIS metric
 (PREFIX.bbox.json / PREFIX.segm.json). Prints the summary table; with --out-dir, writes
@@ -15,7 +20,8 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmdet_eql.evaluation.lvis_eval import SUMMARY_KEYS, lvis_eval, summary_table  # noqa: E402
+from mmdet_eql.evaluation.lvis_eval import (PROTOCOLS, lvis_eval, summary_keys,  # noqa: E402
+                                             summary_table)
 from mmdet_eql.utils import ToolError, load_json, tool_main, write_json  # noqa: E402
 
 
@@ -27,7 +33,19 @@ def parse_args(argv=None):
     parser.add_argument('--out-dir', help='write per-category AP (JSON) and plots here')
     parser.add_argument(
         '--class-freq', help='class-frequency JSON for the training image counts of the plot')
-    return parser.parse_args(argv)
+    parser.add_argument(
+        '--protocol',
+        nargs='+',
+        default=['standard'],
+        choices=PROTOCOLS,
+        help='standard: 300 detections per image (lvis-api); fixed: AP-fixed')
+    parser.add_argument(
+        '--dets-per-cat', type=int, default=10000, help="AP-fixed's detections per category")
+    parser.add_argument('--pooled', action='store_true', help='also AP-pool')
+    args = parser.parse_args(argv)
+    if args.dets_per_cat < 1:
+        parser.error(f'--dets-per-cat must be at least 1, got {args.dets_per_cat}')
+    return args
 
 
 def results_file(results: str, iou: str) -> str:
@@ -56,17 +74,33 @@ def main(argv=None) -> int:
     summaries = {}
     for iou in args.iou_type:
         path = results_file(args.results, iou)
-        t0 = time.perf_counter()
-        res = lvis_eval(gt, path, iou, per_category=True, gt_name=args.gt)
-        print(f'{iou}: evaluated {path} in {time.perf_counter() - t0:.1f} s')
-        summaries[iou] = res
-        if args.out_dir:
-            names = {c['id']: c['name'] for c in gt['categories']}
-            write_json({
-                str(c): dict(name=names[c], AP=ap)
-                for c, ap in res['per_category'].items()
-            }, osp.join(args.out_dir, f'per_category_ap_{iou}.json'))
-    print(summary_table(summaries, SUMMARY_KEYS))
+        for protocol in args.protocol:
+            t0 = time.perf_counter()
+            res = lvis_eval(
+                gt,
+                path,
+                iou,
+                per_category=True,
+                gt_name=args.gt,
+                protocol=protocol,
+                dets_per_cat=args.dets_per_cat,
+                pooled=args.pooled)
+            name = iou if len(args.protocol) == 1 else f'{iou} {protocol}'
+            print(f'{name}: evaluated {path} in {time.perf_counter() - t0:.1f} s')
+            summaries[name] = res
+            if args.out_dir:
+                names = {c['id']: c['name'] for c in gt['categories']}
+                suffix = '' if protocol == 'standard' else f'_{protocol}'
+                write_json({
+                    str(c): dict(name=names[c], AP=ap)
+                    for c, ap in res['per_category'].items()
+                }, osp.join(args.out_dir, f'per_category_ap_{iou}{suffix}.json'))
+    keys = summary_keys('standard', pooled=args.pooled)
+    if args.protocol == ['fixed']:
+        keys = summary_keys('fixed', pooled=args.pooled)
+    elif len(args.protocol) > 1:  # side by side: the AP columns, which both protocols have
+        keys = keys[:9] + keys[13:]
+    print(summary_table(summaries, keys))
     if args.out_dir:
         from mmdet_eql.visualization.plots import category_stats, plot_per_category_ap
         cats = gt['categories']
@@ -76,13 +110,13 @@ def main(argv=None) -> int:
         if not any(counts.values()):
             print('note: no training image counts (give --class-freq); no plot written')
         else:
-            for iou, res in summaries.items():
-                out = osp.join(args.out_dir, f'per_category_ap_{iou}.png')
-                plot_per_category_ap({iou: res['per_category']},
+            for name, res in summaries.items():
+                out = osp.join(args.out_dir, f'per_category_ap_{name.replace(" ", "_")}.png')
+                plot_per_category_ap({name: res['per_category']},
                                      counts,
                                      groups,
                                      out,
-                                     title=f'Per-category {iou} AP against training images')
+                                     title=f'Per-category {name} AP against training images')
                 print(f'plot: {out}')
     return 0
 
