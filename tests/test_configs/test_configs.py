@@ -15,14 +15,15 @@ CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p)
 
-# {algorithm}_{backbone}_{neck}[_{method}]_{sampler-aug-schedule}_{dataset}.py (configs/README.md)
+# {algorithm}_{backbone}_{neck}[_{method}]_{sampler-aug-schedule}_{dataset}[_{test protocol}].py
+# (configs/README.md)
 NAME_RULE = re.compile(
     r'^(mask-rcnn|cascade-mask-rcnn|faster-rcnn|retinanet|atss|fcos)'
     r'_(r50|r101|x101-32x4d|x101-64x4d|r18-half)'
     r'_fpn'
     r'(_(eql|eql-rare|eqlv2|efl|seesaw-loss|eqlv2-mmdet|sigmoid|softmax)(-normed-mask)?)?'
     r'_(random|sample1e-3)(-ms)?-(\d+x|\d+e|\d+it)'
-    r'_(lvis-v1|lvis-v0\.5|longtail-[a-z]+)\.py$')
+    r'_(lvis-v1|lvis-v0\.5|longtail-[a-z]+)(_ap-fixed)?\.py$')
 
 
 def test_there_are_configs():
@@ -72,8 +73,13 @@ def test_config_loads_and_builds(path, tmp_path, imagenet_cache, monkeypatch):
         model.init_weights()
         assert torch.equal(model.backbone.conv1.weight.detach(), stem_marker())
         test_cfg = cfg.model.test_cfg.rcnn if 'roi_head' in cfg.model else cfg.model.test_cfg
-        assert test_cfg.max_per_img == 300
+        ap_fixed = path.endswith('_ap-fixed.py')
+        assert test_cfg.max_per_img == (1000 if ap_fixed else 300)
         assert test_cfg.score_thr == 0.0001
+        for ev in (cfg.val_evaluator, cfg.test_evaluator):
+            assert ev.get('protocol', 'standard') == ('fixed' if ap_fixed else 'standard')
+            if ap_fixed:
+                assert ev.dets_per_cat == 10000 and ev.pooled
         assert head.num_classes == (1230 if 'v0.5' in osp.basename(path) else 1203)
     loss = getattr(head, 'loss_cls', None)
     if type(loss).__name__ == 'EQLLoss':
