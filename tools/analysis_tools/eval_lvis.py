@@ -20,8 +20,8 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmdet_eql.evaluation.lvis_eval import PROTOCOLS, lvis_eval  # noqa: E402
-from mmdet_eql.evaluation.lvis_eval import summary_keys, summary_table  # noqa: E402
+from mmdet_eql.evaluation.lvis_eval import (PROTOCOLS, lvis_eval, summary_keys,  # noqa: E402
+                                            summary_table)
 from mmdet_eql.utils import ToolError, load_json, tool_main, write_json  # noqa: E402
 
 
