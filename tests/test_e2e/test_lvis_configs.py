@@ -83,8 +83,7 @@ def test_lvis_leaf_trains_and_tests(family, lvis_data, tmp_path):
         fixed_cfg = str(tmp_path / osp.basename(fixed_leaf))
         lvis_run_config(fixed_leaf, lvis_data[version], fixed_cfg, short_side)
         out = str(tmp_path / 'preds_fixed.pkl')
-        log = run(['tools/test.py', fixed_cfg, ckpt_path, '--work-dir', wd, '--out', out],
-                  env=env)
+        log = run(['tools/test.py', fixed_cfg, ckpt_path, '--work-dir', wd, '--out', out], env=env)
         for m in metrics:
             for key in ('AP', 'APr', 'APpool', 'APpool_r', 'APpool_f'):
                 assert f'lvis/{m}_{key}:' in log, (m, key)

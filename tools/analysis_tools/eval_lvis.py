@@ -20,8 +20,11 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmdet_eql.evaluation.lvis_eval import (PROTOCOLS, lvis_eval, summary_keys,  # noqa: E402
-                                            summary_table)
+from mmdet_eql.evaluation.lvis_eval import (
+    PROTOCOLS,
+    lvis_eval,
+    summary_keys,  # noqa: E402
+    summary_table)
 from mmdet_eql.utils import ToolError, load_json, tool_main, write_json  # noqa: E402
 
 
@@ -91,10 +94,11 @@ def main(argv=None) -> int:
             if args.out_dir:
                 names = {c['id']: c['name'] for c in gt['categories']}
                 suffix = '' if protocol == 'standard' else f'_{protocol}'
-                write_json({
-                    str(c): dict(name=names[c], AP=ap)
-                    for c, ap in res['per_category'].items()
-                }, osp.join(args.out_dir, f'per_category_ap_{iou}{suffix}.json'))
+                write_json(
+                    {
+                        str(c): dict(name=names[c], AP=ap)
+                        for c, ap in res['per_category'].items()
+                    }, osp.join(args.out_dir, f'per_category_ap_{iou}{suffix}.json'))
     keys = summary_keys('standard', pooled=args.pooled)
     if args.protocol == ['fixed']:
         keys = summary_keys('fixed', pooled=args.pooled)
