@@ -20,11 +20,7 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmdet_eql.evaluation.lvis_eval import (
-    PROTOCOLS,
-    lvis_eval,
-    summary_keys,  # noqa: E402
-    summary_table)
+from mmdet_eql import evaluation  # noqa: E402
 from mmdet_eql.utils import ToolError, load_json, tool_main, write_json  # noqa: E402
 
 
@@ -40,7 +36,7 @@ def parse_args(argv=None):
         '--protocol',
         nargs='+',
         default=['standard'],
-        choices=PROTOCOLS,
+        choices=evaluation.PROTOCOLS,
         help='standard: 300 detections per image (lvis-api); fixed: AP-fixed')
     parser.add_argument(
         '--dets-per-cat', type=int, default=10000, help="AP-fixed's detections per category")
@@ -79,7 +75,7 @@ def main(argv=None) -> int:
         path = results_file(args.results, iou)
         for protocol in args.protocol:
             t0 = time.perf_counter()
-            res = lvis_eval(
+            res = evaluation.lvis_eval(
                 gt,
                 path,
                 iou,
@@ -99,12 +95,12 @@ def main(argv=None) -> int:
                         str(c): dict(name=names[c], AP=ap)
                         for c, ap in res['per_category'].items()
                     }, osp.join(args.out_dir, f'per_category_ap_{iou}{suffix}.json'))
-    keys = summary_keys('standard', pooled=args.pooled)
+    keys = evaluation.summary_keys('standard', pooled=args.pooled)
     if args.protocol == ['fixed']:
-        keys = summary_keys('fixed', pooled=args.pooled)
+        keys = evaluation.summary_keys('fixed', pooled=args.pooled)
     elif len(args.protocol) > 1:  # side by side: the AP columns, which both protocols have
         keys = keys[:9] + keys[13:]
-    print(summary_table(summaries, keys))
+    print(evaluation.summary_table(summaries, keys))
     if args.out_dir:
         from mmdet_eql.visualization.plots import category_stats, plot_per_category_ap
         cats = gt['categories']
