@@ -92,9 +92,9 @@ def make_detections(rng, gt, dets_per_cat):
 
 def as_dicts(cols):
     return [
-        dict(image_id=i, category_id=c, score=s, bbox=b) for i, c, s, b in zip(
-            cols['image_id'].tolist(), cols['category_id'].tolist(), cols['score'].tolist(),
-            cols['bbox'].tolist())
+        dict(image_id=i, category_id=c, score=s, bbox=b)
+        for i, c, s, b in zip(cols['image_id'].tolist(), cols['category_id'].tolist(),
+                              cols['score'].tolist(), cols['bbox'].tolist())
     ]
 
 
@@ -186,9 +186,11 @@ def main(argv=None) -> int:
     with open(osp.join(args.work_dir, 'gt.json'), 'w') as f:
         json.dump(gt, f)
     np.savez(osp.join(args.work_dir, 'dets.npz'), **cols)
-    print(f'data: {len(gt["images"])} images, {len(gt["annotations"])} annotations, '
-          f'{len(cols["score"])} detections ({args.dets_per_cat} per category, '
-          f'{len(cats)} categories), made in {time.perf_counter() - t0:.0f} s', flush=True)
+    print(
+        f'data: {len(gt["images"])} images, {len(gt["annotations"])} annotations, '
+        f'{len(cols["score"])} detections ({args.dets_per_cat} per category, '
+        f'{len(cats)} categories), made in {time.perf_counter() - t0:.0f} s',
+        flush=True)
     modes = [m for m in args.modes if not (args.skip_reference and m == 'reference')]
     rows = []
     for mode in modes:
@@ -204,8 +206,8 @@ def main(argv=None) -> int:
             sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
             raise SystemExit(f'error: mode {mode} failed (exit {out.returncode})')
         row = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f'[{mode}] {row["seconds"]:.1f} s, peak RSS {row["peak_rss_mib"]:.0f} MiB',
-              flush=True)
+        print(
+            f'[{mode}] {row["seconds"]:.1f} s, peak RSS {row["peak_rss_mib"]:.0f} MiB', flush=True)
         rows.append(row)
     base = rows[0]['summary']
     print(f'\n{args.images} images, {len(cols["score"])} detections, AP-fixed with '
