@@ -15,8 +15,10 @@
 3. tests each with tools/test.py, then evaluates its detections on both val files: the LVIS-like
    one (federated negatives) and the strict one (every absent class is a negative);
 4. prints a comparison table (bbox and segm, boxes only for the one-stage focal and efl: AP, APr,
-   APc, APf; mean and spread over seeds) and writes results.json, results.md and the plots
-   under the work dir (default work_dirs/longtail_{preset}/).
+   APc, APf; mean and spread over seeds), a table of the box AP under the large-vocabulary
+   protocols (AP-fixed, AP-pool, and both budgets scaled to LVIS's proportions), and writes
+   results.json, results.md and the plots under the work dir (default
+   work_dirs/longtail_{preset}/).
 """
 import argparse
 import functools
@@ -282,7 +284,73 @@ def evaluate(prefix: str, data_root: str) -> dict:
         for iou in ('bbox', 'segm'):
             if osp.isfile(f'{prefix}.{iou}.json'):  # one-stage detectors have no masks
                 out[f'{iou}/{val}'] = lvis_eval(gt, f'{prefix}.{iou}.json', iou, per_category=True)
+    out['protocols'] = evaluate_protocols(prefix, data_root)
     return out
+
+
+#: LVIS v1 val's size and budgets: 300 detections an image over 1203 classes (standard), 10,000
+#: a category over 19,809 images (AP-fixed)
+LVIS_VAL = dict(images=19809, classes=1203, per_image=300, per_category=10000)
+
+
+def lvis_budgets(num_images: int, num_classes: int) -> Tuple[int, int]:
+    """(detections an image, detections a category) in LVIS v1 val's proportions: per class and
+    image, 300 / 1203 = 0.25 detections under the standard cap, 10,000 / 19,809 = 0.50 under
+    AP-fixed's."""
+    per_image = max(1, round(LVIS_VAL['per_image'] * num_classes / LVIS_VAL['classes']))
+    per_category = max(1, round(LVIS_VAL['per_category'] * num_images / LVIS_VAL['images']))
+    return per_image, per_category
+
+
+def evaluate_protocols(prefix: str, data_root: str) -> dict:
+    """Box AP of a run on the LVIS-like val under LVIS's budgets as they are (standard: 300 an
+    image; AP-fixed: 10,000 a category, and AP-pool), and under the same budgets scaled to this
+    val's number of images and classes (at this size LVIS's own budgets never bind)."""
+    gt = load_json(osp.join(data_root, 'annotations', 'val_lvis.json'), progress=False)
+    path = f'{prefix}.bbox.json'
+    per_image, per_category = lvis_budgets(len(gt['images']), len(gt['categories']))
+    return {
+        'fixed': lvis_eval(gt, path, 'bbox', protocol='fixed', pooled=True),
+        'standard_scaled': lvis_eval(gt, path, 'bbox', max_dets=per_image),
+        'fixed_scaled': lvis_eval(
+            gt, path, 'bbox', protocol='fixed', dets_per_cat=per_category, pooled=True),
+        'budgets': dict(per_image=per_image, per_category=per_category),
+    }
+
+
+def protocol_table(all_results: dict, seeds_of: dict) -> str:
+    """Markdown: box AP (LVIS-like val) per method under the standard protocol, AP-fixed and
+    AP-pool, as LVIS sets them and scaled to this val's size; mean over each method's seeds."""
+    first = next(all_results[m][seeds[0]] for m, seeds in seeds_of.items())
+    budgets = first['protocols']['budgets']
+    columns = [('bbox/lvis', 'AP', 'AP'), ('bbox/lvis', 'APr', 'APr'),
+               ('fixed', 'AP', 'AP-fixed'), ('fixed', 'APr', 'APr-fixed'),
+               ('fixed', 'APpool', 'AP-pool'), ('fixed', 'APpool_r', 'AP-pool r'),
+               ('standard_scaled', 'AP', f'AP, {budgets["per_image"]}/img'),
+               ('standard_scaled', 'APr', f'APr, {budgets["per_image"]}/img'),
+               ('fixed_scaled', 'AP', f'AP-fixed, {budgets["per_category"]}/cat'),
+               ('fixed_scaled', 'APr', f'APr-fixed, {budgets["per_category"]}/cat'),
+               ('fixed_scaled', 'APpool', f'AP-pool, {budgets["per_category"]}/cat')]
+    lines = [
+        '', 'Box AP (LVIS-like val) under the large-vocabulary protocols, mean over the seeds: '
+        'the standard one (300 detections an image), AP-fixed (10,000 a category, no image '
+        'limit) and AP-pool (one precision/recall curve over all classes, or the rare ones, on '
+        'the AP-fixed detections); then the same budgets scaled to this val's size in LVIS v1 '
+        f'val's proportions ({budgets["per_image"]} an image, {budgets["per_category"]} a '
+        'category):', '', '| method | seeds | ' + ' | '.join(c[2] for c in columns) + ' |',
+        '|' + ' --- |' * (2 + len(columns))
+    ]
+    for m, seeds in seeds_of.items():
+        cells = []
+        for where, key, _ in columns:
+            vals = [
+                all_results[m][s][where][key] if where == 'bbox/lvis' else
+                all_results[m][s]['protocols'][where][key] for s in seeds
+            ]
+            cells.append(f'{100 * np.mean(vals):.1f}')
+        lines.append(f'| {LABELS[m]} | {",".join(map(str, seeds))} | ' + ' | '.join(cells) +
+                     ' |')
+    return '\n'.join(lines)
 
 
 def mean_spread(values):
@@ -359,7 +427,8 @@ def report(all_results: dict, args, data_root: str) -> str:
     seeds_of = {m: sorted(all_results[m]) for m in methods}
     text = result_tables(all_results, seeds_of, args.preset)
     result_plots(all_results, seeds_of, args, data_root)
-    return text + grad_ratio_report(methods, seeds_of, args)
+    return text + protocol_table(all_results, seeds_of) + grad_ratio_report(
+        methods, seeds_of, args)
 
 
 def grad_ratio_report(methods, seeds_of, args) -> str:
