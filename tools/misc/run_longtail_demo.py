@@ -310,11 +310,14 @@ def evaluate_protocols(prefix: str, data_root: str) -> dict:
     path = f'{prefix}.bbox.json'
     per_image, per_category = lvis_budgets(len(gt['images']), len(gt['categories']))
     return {
-        'fixed': lvis_eval(gt, path, 'bbox', protocol='fixed', pooled=True),
-        'standard_scaled': lvis_eval(gt, path, 'bbox', max_dets=per_image),
-        'fixed_scaled': lvis_eval(
-            gt, path, 'bbox', protocol='fixed', dets_per_cat=per_category, pooled=True),
-        'budgets': dict(per_image=per_image, per_category=per_category),
+        'fixed':
+        lvis_eval(gt, path, 'bbox', protocol='fixed', pooled=True),
+        'standard_scaled':
+        lvis_eval(gt, path, 'bbox', max_dets=per_image),
+        'fixed_scaled':
+        lvis_eval(gt, path, 'bbox', protocol='fixed', dets_per_cat=per_category, pooled=True),
+        'budgets':
+        dict(per_image=per_image, per_category=per_category),
     }
 
 
@@ -323,9 +326,9 @@ def protocol_table(all_results: dict, seeds_of: dict) -> str:
     AP-pool, as LVIS sets them and scaled to this val's size; mean over each method's seeds."""
     first = next(all_results[m][seeds[0]] for m, seeds in seeds_of.items())
     budgets = first['protocols']['budgets']
-    columns = [('bbox/lvis', 'AP', 'AP'), ('bbox/lvis', 'APr', 'APr'),
-               ('fixed', 'AP', 'AP-fixed'), ('fixed', 'APr', 'APr-fixed'),
-               ('fixed', 'APpool', 'AP-pool'), ('fixed', 'APpool_r', 'AP-pool r'),
+    columns = [('bbox/lvis', 'AP', 'AP'), ('bbox/lvis', 'APr', 'APr'), ('fixed', 'AP', 'AP-fixed'),
+               ('fixed', 'APr', 'APr-fixed'), ('fixed', 'APpool', 'AP-pool'),
+               ('fixed', 'APpool_r', 'AP-pool r'),
                ('standard_scaled', 'AP', f'AP, {budgets["per_image"]}/img'),
                ('standard_scaled', 'APr', f'APr, {budgets["per_image"]}/img'),
                ('fixed_scaled', 'AP', f'AP-fixed, {budgets["per_category"]}/cat'),
@@ -335,21 +338,22 @@ def protocol_table(all_results: dict, seeds_of: dict) -> str:
         '', 'Box AP (LVIS-like val) under the large-vocabulary protocols, mean over the seeds: '
         'the standard one (300 detections an image), AP-fixed (10,000 a category, no image '
         'limit) and AP-pool (one precision/recall curve over all classes, or the rare ones, on '
-        'the AP-fixed detections); then the same budgets scaled to this val's size in LVIS v1 '
-        f'val's proportions ({budgets["per_image"]} an image, {budgets["per_category"]} a '
-        'category):', '', '| method | seeds | ' + ' | '.join(c[2] for c in columns) + ' |',
+        'the AP-fixed detections); then the same budgets scaled to the size of this val in the '
+        f'proportions of LVIS v1 val ({budgets["per_image"]} an image, '
+        f'{budgets["per_category"]} a category):', '',
+        '| method | seeds | ' + ' | '.join(c[2] for c in columns) + ' |',
         '|' + ' --- |' * (2 + len(columns))
     ]
     for m, seeds in seeds_of.items():
         cells = []
         for where, key, _ in columns:
             vals = [
-                all_results[m][s][where][key] if where == 'bbox/lvis' else
-                all_results[m][s]['protocols'][where][key] for s in seeds
+                all_results[m][s][where][key]
+                if where == 'bbox/lvis' else all_results[m][s]['protocols'][where][key]
+                for s in seeds
             ]
             cells.append(f'{100 * np.mean(vals):.1f}')
-        lines.append(f'| {LABELS[m]} | {",".join(map(str, seeds))} | ' + ' | '.join(cells) +
-                     ' |')
+        lines.append(f'| {LABELS[m]} | {",".join(map(str, seeds))} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
@@ -427,8 +431,7 @@ def report(all_results: dict, args, data_root: str) -> str:
     seeds_of = {m: sorted(all_results[m]) for m in methods}
     text = result_tables(all_results, seeds_of, args.preset)
     result_plots(all_results, seeds_of, args, data_root)
-    return text + protocol_table(all_results, seeds_of) + grad_ratio_report(
-        methods, seeds_of, args)
+    return text + protocol_table(all_results, seeds_of) + grad_ratio_report(methods, seeds_of, args)
 
 
 def grad_ratio_report(methods, seeds_of, args) -> str:
