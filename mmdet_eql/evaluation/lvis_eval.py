@@ -229,38 +229,67 @@ def _evaluated_detections(gt: dict, results, protocol: str, max_dets: int, dets_
     return gt, _rows(results, idx)
 
 
-def _summary(stats) -> Dict[str, float]:
-    """faster-coco-eval's lvis-style stats (one maxDets) as lvis-api's summary keys. Layout: AP,
-    AP50, AP75, APs, APm, APl, AR@300 (+2 unused AR slots), ARs, ARm, ARl, AR50, AR75, APr, APc,
-    APf."""
-    s = stats
-    out = dict(AP=s[0], AP50=s[1], AP75=s[2], APs=s[3], APm=s[4], APl=s[5])
-    n_rng = 3
-    num_max_dets = 3
-    base = 2 * n_rng + num_max_dets + 5
-    out.update(APr=s[base], APc=s[base + 1], APf=s[base + 2])
-    ar_start = 3 + n_rng
-    out['AR@300'] = s[ar_start]
-    for i, lbl in enumerate(('s', 'm', 'l')):
-        out[f'AR{lbl}@300'] = s[ar_start + num_max_dets + i]
-    return {k: float(v) for k, v in out.items()}
+def _summary(precision: np.ndarray, recall: np.ndarray, iou_thrs: np.ndarray,
+             groups: Sequence[str]) -> Dict[str, float]:
+    """lvis-api's summary numbers from the accumulated arrays: precision (T, R, K, A, M) and
+    recall (T, K, A, M), areas all / small / medium / large, the last max-dets; ``groups``: the
+    frequency group of each of the K categories. Each is the mean of the defined (> -1) values,
+    -1 when none is."""
+
+    def mean(v):
+        v = v[v > -1]
+        return float(np.mean(v)) if v.size else -1.0
+
+    p, r = precision[..., -1], recall[..., -1]
+    at = {thr: np.flatnonzero(np.isclose(iou_thrs, thr)) for thr in (0.5, 0.75)}
+    out = dict(
+        AP=mean(p[:, :, :, 0]), AP50=mean(p[at[0.5], :, :, 0]), AP75=mean(p[at[0.75], :, :, 0]))
+    for a, name in ((1, 's'), (2, 'm'), (3, 'l')):
+        out[f'AP{name}'] = mean(p[:, :, :, a])
+    groups = np.asarray(groups)
+    for g in 'rcf':
+        out[f'AP{g}'] = mean(p[:, :, groups == g, 0])
+    out['AR@300'] = mean(r[:, :, 0])
+    for a, name in ((1, 's'), (2, 'm'), (3, 'l')):
+        out[f'AR{name}@300'] = mean(r[:, :, a])
+    return out
 
 
-def _evaluator(gt: dict, results: List[dict], iou_type: str, max_dets: int):
-    """faster-coco-eval's evaluator in LVIS mode, evaluated and accumulated."""
+#: at most this many (image, category, area) evaluations at once in the compiled evaluator, which
+#: allocates one for every combination of its image and category ids (LVIS val: 95 million)
+MAX_EVALUATIONS = 4_000_000
+
+
+def _accumulated(gt: dict,
+                 results: List[dict],
+                 iou_type: str,
+                 max_dets: int,
+                 all_areas: bool = True):
+    """faster-coco-eval's LVIS-mode evaluation, categories in chunks (each category's curve is
+    its own, so chunks change no number and bound the memory): precision (T, R, K, A, 1),
+    recall (T, K, A, 1) over the categories in id order, and the IoU thresholds. Without
+    ``all_areas``, only the area range 'all'."""
     from faster_coco_eval import COCO, COCOeval_faster
 
     coco_gt = COCO(gt)
-    ev = COCOeval_faster(
-        coco_gt,
-        coco_gt.loadRes(results),
-        iou_type,
-        lvis_style=True,
-        print_function=lambda *a: None)
-    ev.params.maxDets = [max_dets]
-    ev.evaluate()
-    ev.accumulate()
-    return ev
+    coco_dt = coco_gt.loadRes(results)
+    cat_ids = sorted(c['id'] for c in gt['categories'])
+    num_areas = 4 if all_areas else 1
+    chunk = max(1, MAX_EVALUATIONS // (num_areas * max(1, len(gt['images']))))
+    precision, recall = [], []
+    for start in range(0, len(cat_ids), chunk):
+        ev = COCOeval_faster(
+            coco_gt, coco_dt, iou_type, lvis_style=True, print_function=lambda *a: None)
+        ev.params.catIds = cat_ids[start:start + chunk]
+        ev.params.maxDets = [max_dets]
+        if not all_areas:
+            ev.params.areaRng = ev.params.areaRng[:1]
+            ev.params.areaRngLbl = ev.params.areaRngLbl[:1]
+        ev.evaluate()
+        ev.accumulate()
+        precision.append(ev.eval['precision'])
+        recall.append(ev.eval['recall'])
+    return np.concatenate(precision, 2), np.concatenate(recall, 1), np.asarray(ev.params.iouThrs)
 
 
 def _max_per_pair(results: List[dict]) -> int:
@@ -312,8 +341,9 @@ def _pooled(gt: dict, results: List[dict], iou_type: str) -> Dict[str, float]:
     pool_gt, pool_dets = _pool_dataset(gt, results)
     if not pool_gt['images']:
         return {k: -1.0 for k in POOLED_KEYS}
-    ev = _evaluator(pool_gt, pool_dets, iou_type, _max_per_pair(pool_dets))
-    ap = _per_category_ap(ev.eval['precision'])  # categories 1-4 in id order
+    precision, _, _ = _accumulated(
+        pool_gt, pool_dets, iou_type, _max_per_pair(pool_dets), all_areas=False)
+    ap = _per_category_ap(precision)  # categories 1-4 in id order
     return {k: float(a) for k, a in zip(POOLED_KEYS, ap)}
 
 
@@ -358,9 +388,9 @@ def lvis_eval(gt: Union[str, dict],
     gt, results = _validated(gt, results, iou_type, gt_name)
     gt, results = _evaluated_detections(gt, results, protocol, max_dets, dets_per_cat)
     limit = max_dets if protocol == 'standard' else _max_per_pair(results)
-    ev = _evaluator(gt, results, iou_type, limit)
-    ev.summarize()
-    out = _summary(ev.all_stats)
+    precision, recall, iou_thrs = _accumulated(gt, results, iou_type, limit)
+    cats = sorted(gt['categories'], key=lambda c: c['id'])
+    out = _summary(precision, recall, iou_thrs, [c.get('frequency') for c in cats])
     if protocol == 'fixed':
         out = {k.replace('@300', ''): v for k, v in out.items()}
     elif max_dets != 300:
@@ -369,7 +399,7 @@ def lvis_eval(gt: Union[str, dict],
         out.update(_pooled(gt, results, iou_type))
     if per_category:
         cat_ids = sorted(c['id'] for c in gt['categories'])
-        ap = _per_category_ap(ev.eval['precision'])
+        ap = _per_category_ap(precision)
         out['per_category'] = {cid: float(a) for cid, a in zip(cat_ids, ap)}
     return out
 

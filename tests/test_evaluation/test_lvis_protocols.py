@@ -194,3 +194,20 @@ def test_bad_arguments(lvis_sample):
     with pytest.raises(ToolError, match="column 'category_id' has 1 rows"):
         lvis_eval(lvis_sample, cols, 'bbox')
     assert set(POOLED_KEYS) == {'APpool', 'APpool_r', 'APpool_c', 'APpool_f'}
+
+
+def test_categories_in_chunks_change_no_number(lvis_sample, monkeypatch):
+    """The compiled evaluator allocates one evaluation per (image, category, area): lvis_eval
+    runs it on chunks of categories (at LVIS-val scale 95 million combinations would not fit).
+    Chunks of 3 categories here give the same numbers as one chunk, for every protocol."""
+    from mmdet_eql.evaluation import lvis_eval as lvis_eval_fn
+    lvis_eval_module = sys.modules[lvis_eval_fn.__module__]
+    dets = with_ties(make_detections(lvis_sample))
+    kw = dict(per_category=True, protocol='fixed', dets_per_cat=5, pooled=True)
+    whole = lvis_eval(lvis_sample, copy.deepcopy(dets), 'segm', **kw)
+    monkeypatch.setattr(lvis_eval_module, 'MAX_EVALUATIONS', 3 * 4 * len(lvis_sample['images']))
+    chunked = lvis_eval(lvis_sample, copy.deepcopy(dets), 'segm', **kw)
+    assert chunked == whole
+    std = lvis_eval(lvis_sample, copy.deepcopy(dets), 'bbox')
+    assert_same(std, lvis_eval_reference(lvis_sample, copy.deepcopy(dets), 'bbox'),
+                summary_keys('standard'))
