@@ -199,11 +199,12 @@ def test_bad_arguments(lvis_sample):
 def test_categories_in_chunks_change_no_number(lvis_sample, monkeypatch):
     """The compiled evaluator allocates one evaluation per (image, category, area): lvis_eval
     runs it on chunks of categories (at LVIS-val scale 95 million combinations would not fit).
-    Chunks of 3 categories here give the same numbers as one chunk, for every protocol."""
+    Chunks of at most 3 categories here give the same numbers as one chunk, for every protocol."""
     from mmdet_eql.evaluation import lvis_eval as lvis_eval_fn
     lvis_eval_module = sys.modules[lvis_eval_fn.__module__]
     dets = with_ties(make_detections(lvis_sample))
     kw = dict(per_category=True, protocol='fixed', dets_per_cat=5, pooled=True)
+    monkeypatch.setattr(lvis_eval_module, 'MAX_EVALUATIONS', 10**12)  # one chunk
     whole = lvis_eval(lvis_sample, copy.deepcopy(dets), 'segm', **kw)
     monkeypatch.setattr(lvis_eval_module, 'MAX_EVALUATIONS', 3 * 4 * len(lvis_sample['images']))
     chunked = lvis_eval(lvis_sample, copy.deepcopy(dets), 'segm', **kw)
