@@ -189,10 +189,13 @@ def lvis_eval_from_definition(gt: dict,
     for r in results:
         dts[r['image_id'], r['category_id']].append(r)
 
+    present = defaultdict(set)  # image id -> its annotated categories
+    for i, c in gts:
+        present[i].add(c)
     # (area, category id) -> {image id: (scores, per_thr, num_gt)} over the verified pairs
     evaluated = defaultdict(dict)
     for im in images:
-        verified = {c for (i, c) in gts if i == im['id']} | set(im.get('neg_category_ids', []))
+        verified = present[im['id']] | set(im.get('neg_category_ids', []))
         not_exhaustive = set(im.get('not_exhaustive_category_ids', []))
         for c in cats:
             cid = c['id']
