@@ -420,9 +420,8 @@ def lvis_eval(gt: Union[str, dict],
     if pooled:
         out.update(_pooled(gt, results, iou_type))
     if per_category:
-        cat_ids = sorted(c['id'] for c in gt['categories'])
         ap = _per_category_ap(precision)
-        out['per_category'] = {cid: float(a) for cid, a in zip(cat_ids, ap)}
+        out['per_category'] = {c['id']: float(a) for c, a in zip(cats, ap)}
     return out
 
 
