@@ -316,57 +316,171 @@ def _accumulated(gt: dict,
 
 def _max_per_pair(results: List[dict]) -> int:
     """The most detections any (image, category) pair has (at least 1)."""
-    counts = defaultdict(int)
-    for r in results:
-        counts[r['image_id'], r['category_id']] += 1
-    return max(counts.values(), default=1)
+    if not results:
+        return 1
+    image_id, category_id, _ = _columns(results)
+    _, counts = np.unique(np.stack([image_id, category_id], 1), axis=0, return_counts=True)
+    return int(counts.max())
 
 
-def _pool_dataset(gt: dict, results: List[dict]):
-    """AP-pool as an ordinary evaluation: each evaluated (image, category) pair becomes an image
-    of its own (ids in image, then category order: the order in which the definition breaks
-    ties) and each pool (POOLED_KEYS: all, r, c, f) one category holding the pair's annotations
-    and detections; federated flags move with the pair."""
-    group = {c['id']: c.get('frequency') for c in gt['categories']}
-    pools = {'all': 1, 'r': 2, 'c': 3, 'f': 4}
-    gts, dts = defaultdict(list), defaultdict(list)
-    for a in gt['annotations']:
-        gts[a['image_id'], a['category_id']].append(a)
-    for r in results:
-        dts[r['image_id'], r['category_id']].append(r)
-    images = {im['id']: im for im in gt['images']}
-    out_images, out_anns, out_dets = [], [], []
-    for img_id, cat_id in sorted(set(gts) | set(dts)):
-        im = images[img_id]
-        vid = len(out_images) + 1
-        ids = [pools['all']] + ([pools[group[cat_id]]] if group[cat_id] in pools else [])
-        out_images.append(
-            dict(
-                id=vid,
-                height=im.get('height'),
-                width=im.get('width'),
-                neg_category_ids=ids if cat_id in im['neg_category_ids'] else [],
-                not_exhaustive_category_ids=ids
-                if cat_id in im['not_exhaustive_category_ids'] else []))
-        for pool in ids:
-            for a in gts.get((img_id, cat_id), ()):
-                out_anns.append(dict(a, id=len(out_anns) + 1, image_id=vid, category_id=pool))
-            for r in dts.get((img_id, cat_id), ()):
-                out_dets.append(dict(r, image_id=vid, category_id=pool))
-    cats = [dict(id=v, name=k, frequency='f') for k, v in pools.items()]
-    return dict(images=out_images, annotations=out_anns, categories=cats), out_dets
+#: lvis-api's IoU thresholds and recall points (np.linspace's floats: a recall of exactly 7/100
+#: must compare with 0.07000000000000001 as there), and area range 'all'
+IOU_THRS = np.linspace(0.5, 0.95, 10)
+REC_THRS = np.linspace(0.0, 1.0, 101)
+AREA_ALL = (0, 1e10)
+
+
+def _box_ious(d: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Row-wise IoU of (E, 4) x, y, w, h boxes, each operation in the order of the definition
+    (lvis_reference._box_iou), so that the float64 results are the same to the last bit."""
+    iw = np.minimum(d[:, 0] + d[:, 2], g[:, 0] + g[:, 2]) - np.maximum(d[:, 0], g[:, 0])
+    ih = np.minimum(d[:, 1] + d[:, 3], g[:, 1] + g[:, 3]) - np.maximum(d[:, 1], g[:, 1])
+    inter = iw * ih
+    with np.errstate(divide='ignore', invalid='ignore'):
+        iou = inter / (d[:, 2] * d[:, 3] + g[:, 2] * g[:, 3] - inter)
+    return np.where((iw <= 0) | (ih <= 0), 0.0, iou)
+
+
+def _pair_edges(det_pair, gt_pair, det_rows, gt_rows):
+    """Every (detection, annotation) of the same pair: indices into the detections and the
+    annotations, both given sorted by pair."""
+    gt_start = np.searchsorted(gt_pair, det_pair, side='left')
+    gt_count = np.searchsorted(gt_pair, det_pair, side='right') - gt_start
+    e_det = np.repeat(np.arange(len(det_pair)), gt_count)
+    offset = np.arange(len(e_det)) - np.repeat(np.cumsum(gt_count) - gt_count, gt_count)
+    return det_rows[e_det], gt_rows[np.repeat(gt_start, gt_count) + offset]
+
+
+def _edge_ious(gt: dict, results: List[dict], e_det, e_gt, iou_type: str) -> np.ndarray:
+    """IoU of each (detection, annotation) edge: boxes in NumPy, masks with the compiled RLE
+    IoU (annotations' polygons made RLE at their image's size)."""
+    anns = gt['annotations']
+    if iou_type == 'bbox':
+        d = np.array([results[i]['bbox'] for i in e_det.tolist()], np.float64).reshape(-1, 4)
+        g = np.array([anns[i]['bbox'] for i in e_gt.tolist()], np.float64).reshape(-1, 4)
+        return _box_ious(d, g)
+    from faster_coco_eval.core import mask as mask_utils
+    sizes = {im['id']: (im['height'], im['width']) for im in gt['images']}
+    rles = {}
+
+    def gt_rle(i):
+        if i not in rles:
+            seg = anns[i]['segmentation']
+            if isinstance(seg, list):  # polygons
+                h, w = sizes[anns[i]['image_id']]
+                seg = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+            elif isinstance(seg.get('counts'), list):  # uncompressed RLE
+                seg = mask_utils.frPyObjects(seg, *seg['size'])
+            rles[i] = seg
+        return rles[i]
+
+    return np.array([
+        float(mask_utils.iou([results[d]['segmentation']], [gt_rle(g)], [0])[0][0])
+        for d, g in zip(e_det.tolist(), e_gt.tolist())
+    ], np.float64)
+
+
+def _greedy_match(det_rank, e_det, e_gt, e_iou, e_gt_ignored, num_dets, num_gts):
+    """The definition's greedy matching at every IoU threshold at once, vectorised over the
+    (image, category) pairs: the detections of rank r (by score within their pair) of all pairs
+    are matched together, rank after rank. A detection takes, among the annotations not taken at
+    that threshold with IoU >= t, a non-ignored one first, then the highest IoU, then the last in
+    the annotations' order (e_gt). Returns (matched, matched to an ignored annotation), each
+    (num_dets, T)."""
+    num_thrs = len(IOU_THRS)
+    matched = np.zeros((num_dets, num_thrs), bool)
+    matched_ignored = np.zeros((num_dets, num_thrs), bool)
+    keep = e_iou >= IOU_THRS[0]  # no edge below the lowest threshold can match
+    e_det, e_gt, e_iou, e_ig = e_det[keep], e_gt[keep], e_iou[keep], e_gt_ignored[keep]
+    if not len(e_det):
+        return matched, matched_ignored
+    # by rank, detection, then preference ascending: the last valid edge is the one taken
+    order = np.lexsort((e_gt, e_iou, ~e_ig, e_det, det_rank[e_det]))
+    e_det, e_gt, e_iou, e_ig = e_det[order], e_gt[order], e_iou[order], e_ig[order]
+    thrs = np.minimum(IOU_THRS, 1 - 1e-10)
+    taken = np.zeros((num_gts, num_thrs), bool)
+    rank = det_rank[e_det]
+    bounds = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1], True])
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        d, g = e_det[a:b], e_gt[a:b]
+        valid = (e_iou[a:b, None] >= thrs) & ~taken[g]
+        starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
+        last = np.maximum.reduceat(np.where(valid, np.arange(b - a)[:, None], -1), starts, axis=0)
+        rows, cols = np.nonzero(last >= 0)
+        e = last[rows, cols]
+        taken[g[e], cols] = True
+        matched[d[starts[rows]], cols] = True
+        matched_ignored[d[starts[rows]], cols] = e_ig[a:b][e]
+    return matched, matched_ignored
+
+
+def _curve_ap(score: np.ndarray, tp: np.ndarray, ignored: np.ndarray, num_gt: int) -> float:
+    """One precision/recall curve per IoU threshold over the detections given in the
+    definition's order of ties (stable sort by score), averaged over thresholds and recall
+    points; -1 without annotations."""
+    if num_gt == 0:
+        return -1.0
+    order = np.argsort(-score, kind='stable')
+    readings = np.zeros((tp.shape[1], len(REC_THRS)))
+    for t in range(tp.shape[1]):
+        hit = tp[order, t][~ignored[order, t]]
+        if not len(hit):
+            continue
+        tps = np.cumsum(hit)
+        seen = np.arange(1, len(hit) + 1)
+        recall = tps / num_gt
+        precision = np.maximum.accumulate((tps / (seen + np.spacing(1)))[::-1])[::-1]
+        idx = np.searchsorted(recall, REC_THRS, side='left')
+        readings[t] = np.where(idx < len(hit), precision[np.minimum(idx, len(hit) - 1)], 0.0)
+    return float(np.mean(readings))
 
 
 def _pooled(gt: dict, results: List[dict], iou_type: str) -> Dict[str, float]:
-    """APpool, APpool_r/c/f: each pool's one curve averaged over IoU thresholds and recall
-    points (area 'all'); -1 for a pool without annotations."""
-    pool_gt, pool_dets = _pool_dataset(gt, results)
-    if not pool_gt['images']:
-        return {k: -1.0 for k in POOLED_KEYS}
-    precision, _, _ = _accumulated(
-        pool_gt, pool_dets, iou_type, _max_per_pair(pool_dets), all_areas=False)
-    ap = _per_category_ap(precision)  # categories 1-4 in id order
-    return {k: float(a) for k, a in zip(POOLED_KEYS, ap)}
+    """APpool, APpool_r/c/f from one matching of the evaluated detections (area 'all'), done
+    here in NumPy: each pool's one curve over its (image, category) pairs averaged over IoU
+    thresholds and recall points; -1 for a pool without annotations. ``results``: the evaluated
+    detections (verified pairs), ``gt`` with the federated keys defaulted."""
+    anns = gt['annotations']
+    group = {c['id']: c.get('frequency') for c in gt['categories']}
+    cat_base = max([c['id'] for c in gt['categories']], default=0) + 1
+    d_img, d_cat, d_score = _columns(results)
+    d_pair = d_img * cat_base + d_cat
+    # detections in pair order (image, then category), then by score, ties in the results' order
+    d_order = np.lexsort((np.arange(len(d_pair)), -d_score, d_pair))
+    d_pair, d_score, d_cat = d_pair[d_order], d_score[d_order], d_cat[d_order]
+    det_rank = rank_within(d_pair, d_score)  # the position within the pair in this order
+    g_pair = np.array([a['image_id'] * cat_base + a['category_id'] for a in anns], np.int64)
+    g_cat = np.array([a['category_id'] for a in anns], np.int64)
+    g_area = np.array([a['area'] for a in anns], np.float64)
+    g_ignored = ~((AREA_ALL[0] <= g_area) & (g_area <= AREA_ALL[1]))
+    g_order = np.argsort(g_pair, kind='stable')
+    e_det, e_gt = _pair_edges(d_pair, g_pair[g_order], np.arange(len(d_pair)), g_order)
+    e_iou = _edge_ious(gt, results, d_order[e_det], e_gt, iou_type)
+    matched, matched_ignored = _greedy_match(det_rank, e_det, e_gt, e_iou, g_ignored[e_gt],
+                                             len(d_pair), len(anns))
+    # unmatched: ignored outside the area range or on a not-exhaustive pair
+    d_area = np.array([
+        r['bbox'][2] * r['bbox'][3] if 'bbox' in r else r.get('area', 0.0)
+        for r in (results[i] for i in d_order.tolist())
+    ], np.float64)
+    not_exhaustive = np.array(
+        sorted({
+            im['id'] * cat_base + c
+            for im in gt['images'] for c in im['not_exhaustive_category_ids']
+        }), np.int64)
+    unmatched_ignored = (~((AREA_ALL[0] <= d_area) & (d_area <= AREA_ALL[1]))
+                         | np.isin(d_pair, not_exhaustive))
+    ignored = np.where(matched, matched_ignored, unmatched_ignored[:, None])
+    tp = matched & ~ignored
+    d_group = np.array([group[c] for c in d_cat.tolist()], dtype=object)
+    g_group = np.array([group[c] for c in g_cat.tolist()], dtype=object)
+    out = {}
+    for key, pool in zip(POOLED_KEYS, ('all', 'r', 'c', 'f')):
+        d_in = np.ones(len(d_pair), bool) if pool == 'all' else d_group == pool
+        g_in = np.ones(len(anns), bool) if pool == 'all' else g_group == pool
+        out[key] = _curve_ap(d_score[d_in], tp[d_in], ignored[d_in],
+                             int(np.count_nonzero(g_in & ~g_ignored)))
+    return out
 
 
 def lvis_eval(gt: Union[str, dict],
