@@ -68,6 +68,33 @@ def rank_within(groups: np.ndarray, score: np.ndarray) -> np.ndarray:
     return rank
 
 
+def top_k_within(groups: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """Whether each detection is among the ``k`` best-scored of its group (ties: the earlier),
+    i.e. ``rank_within(groups, score) < k``, without sorting scores: a stable sort by group
+    (a radix sort for small non-negative ids), then in each group over ``k`` a partition at
+    its k-th best score. ``k < 0``: keep everything."""
+    n = len(groups)
+    if k < 0 or n == 0:
+        return np.ones(n, dtype=bool)
+    if k == 0:
+        return np.zeros(n, dtype=bool)
+    groups = np.asarray(groups)
+    small = groups.min() >= 0 and groups.max() < 2**15
+    order = np.argsort(groups.astype(np.int16) if small else groups, kind='stable')
+    sorted_groups = groups[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    keep = np.ones(n, dtype=bool)
+    for a, m in zip(starts[sizes > k].tolist(), sizes[sizes > k].tolist()):
+        idx = order[a:a + m]  # the group's detections in their order
+        s = score[idx]
+        kth = np.partition(s, m - k)[m - k]  # the k-th best score
+        chosen = s > kth
+        chosen[np.flatnonzero(s == kth)[:k - np.count_nonzero(chosen)]] = True
+        keep[idx] = chosen
+    return keep
+
+
 def select_detections(image_id: np.ndarray,
                       category_id: np.ndarray,
                       score: np.ndarray,
@@ -75,16 +102,11 @@ def select_detections(image_id: np.ndarray,
                       max_dets: int = 300,
                       dets_per_cat: int = 10000) -> np.ndarray:
     """Indices (ascending) of the detections a protocol evaluates: 'standard', each image's
-    ``max_dets`` best (lvis-api's LVISResults); 'fixed', each category's ``dets_per_cat`` best
-    over the whole list (AP-fixed). Ties: the earlier detection."""
-    if len(score) == 0:
-        return np.zeros(0, dtype=np.int64)
+    ``max_dets`` best (lvis-api's LVISResults; -1: all); 'fixed', each category's
+    ``dets_per_cat`` best over the whole list (AP-fixed). Ties: the earlier detection."""
     if protocol == 'standard':
-        keep = rank_within(image_id, score) < max_dets if max_dets >= 0 else \
-            np.ones(len(score), dtype=bool)
-    else:
-        keep = rank_within(category_id, score) < dets_per_cat
-    return np.flatnonzero(keep)
+        return np.flatnonzero(top_k_within(image_id, score, max_dets))
+    return np.flatnonzero(top_k_within(category_id, score, dets_per_cat))
 
 
 def _verified(gt: dict, image_id: np.ndarray, category_id: np.ndarray) -> np.ndarray:

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from mmdet_eql.evaluation import lvis_eval, lvis_eval_reference
-from mmdet_eql.evaluation.lvis_eval import POOLED_KEYS, select_detections, summary_keys
+from mmdet_eql.evaluation.lvis_eval import (POOLED_KEYS, rank_within, select_detections,
+                                            summary_keys, top_k_within)
 from mmdet_eql.evaluation.lvis_reference import lvis_eval_from_definition
 from mmdet_eql.utils import ToolError
 
@@ -144,6 +145,42 @@ def test_protocols_equal_definition_on_generated_data(tmp_path, iou_type):
         assert_same(ours, ref, summary_keys(protocol, pooled=True))
 
 
+def test_matching_rules_equal_definition():
+    """The greedy rule's corners, built by hand on one image: a detection at equal IoU with two
+    annotations takes the later one (the next detection then matches the other); an annotation
+    outside area range 'all' (its area field over 1e10) is ignored and is taken only when no
+    other one is left; a not-exhaustive category's unmatched detection is ignored."""
+    cats = [dict(id=1, name='a', frequency='r'), dict(id=2, name='b', frequency='f')]
+    anns = [  # category 1: two annotations 2 px either side of the first detection
+        dict(id=1, image_id=1, category_id=1, bbox=[8, 10, 10, 10], area=100.0),
+        dict(id=2, image_id=1, category_id=1, bbox=[12, 10, 10, 10], area=100.0),
+        # category 2: an ignored annotation right on the detection, a normal one 2 px off
+        dict(id=3, image_id=1, category_id=2, bbox=[50, 50, 10, 10], area=2e10),
+        dict(id=4, image_id=1, category_id=2, bbox=[52, 50, 10, 10], area=100.0),
+        dict(id=5, image_id=2, category_id=2, bbox=[5, 5, 20, 20], area=400.0),
+    ]
+    images = [
+        dict(id=1, height=100, width=100, neg_category_ids=[], not_exhaustive_category_ids=[]),
+        dict(id=2, height=100, width=100, neg_category_ids=[1], not_exhaustive_category_ids=[2])
+    ]
+    gt = dict(images=images, annotations=anns, categories=cats)
+    dets = [
+        dict(image_id=1, category_id=1, bbox=[10, 10, 10, 10], score=0.9),  # IoU 2/3 with both
+        dict(image_id=1, category_id=1, bbox=[8, 10, 10, 10], score=0.8),  # = annotation 1
+        dict(image_id=1, category_id=2, bbox=[50, 50, 10, 10], score=0.7),
+        dict(image_id=1, category_id=2, bbox=[80, 80, 10, 10], score=0.65),  # a false positive
+        dict(image_id=1, category_id=2, bbox=[51, 50, 10, 10], score=0.6),
+        dict(image_id=2, category_id=2, bbox=[60, 60, 10, 10], score=0.95),  # not exhaustive
+        dict(image_id=2, category_id=1, bbox=[60, 60, 10, 10], score=0.85),  # verified absent
+        dict(image_id=2, category_id=2, bbox=[5, 5, 20, 20], score=0.5),
+    ]
+    ours, ref = both(gt, dets, 'bbox', protocol='fixed', pooled=True)
+    assert_same(ours, ref, summary_keys('fixed', pooled=True))
+    # at IoU <= 0.65, in category 2: the 0.7 detection takes annotation 4 (not the ignored 3) and
+    # is found before the false positive; the 0.6 one is left the ignored annotation
+    assert ref['APpool_f'] > ref['APpool_r'] > 0
+
+
 def test_empty_pool_and_empty_results(lvis_sample):
     gt = copy.deepcopy(lvis_sample)
     rare = {c['id'] for c in gt['categories'] if c['frequency'] == 'r'}
@@ -177,6 +214,17 @@ def test_select_detections_keeps_the_best_and_the_earlier_of_ties():
     assert select_detections(img, cat, score, 'fixed', dets_per_cat=2).tolist() == [0, 1, 3]
     assert select_detections(img, cat, score, 'fixed', dets_per_cat=3).tolist() == [0, 1, 2, 3]
     assert select_detections(img, cat, score, 'standard', max_dets=1).tolist() == [1, 2, 5]
+
+
+@pytest.mark.parametrize('k', [0, 1, 3, 7, 50, -1])
+def test_top_k_within_equals_rank_below_k(k):
+    """The partition-based selection keeps exactly the detections of rank < k (ties: the
+    earlier), for small and large group ids."""
+    rng = np.random.RandomState(k + 10)
+    score = np.round(rng.rand(2000), 1)  # many ties
+    for groups in (rng.randint(0, 40, 2000), rng.randint(0, 40, 2000) * 100003):
+        want = rank_within(groups, score) < k if k >= 0 else np.ones(2000, bool)
+        assert np.array_equal(top_k_within(groups, score, k), want)
 
 
 def test_bad_arguments(lvis_sample):

@@ -11,7 +11,7 @@ from mmdet.registry import METRICS
 from mmengine.logging import MMLogger
 from terminaltables import AsciiTable
 
-from mmdet_eql.evaluation.lvis_eval import (PROTOCOLS, lvis_eval, rank_within, summary_keys,
+from mmdet_eql.evaluation.lvis_eval import (PROTOCOLS, lvis_eval, summary_keys, top_k_within,
                                             summary_table)
 from mmdet_eql.utils.io import load_json
 
@@ -72,11 +72,11 @@ class FastLVISMetric(LVISMetric):
         preds = [r for _, r in self.results]
         sizes = [len(p['labels']) for p in preds]
         labels = np.concatenate([p['labels'] for p in preds])
-        keep = rank_within(labels, np.concatenate([p['scores'] for p in preds])) \
-            < self.dets_per_cat
+        keep = top_k_within(labels, np.concatenate([p['scores'] for p in preds]),
+                            self.dets_per_cat)
         if all('mask_scores' in p for p in preds):
             mask_scores = np.concatenate([p['mask_scores'] for p in preds])
-            keep |= rank_within(labels, mask_scores) < self.dets_per_cat
+            keep |= top_k_within(labels, mask_scores, self.dets_per_cat)
         for p, k in zip(preds, np.split(keep, np.cumsum(sizes)[:-1])):
             if k.all():
                 continue

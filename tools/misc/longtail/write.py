@@ -115,6 +115,20 @@ def category_records(cats: List[dict], counts: dict) -> List[dict]:
     ]
 
 
+def tail_statistics(records: List[dict]) -> dict:
+    """How long the tail is, in the numbers that compare with LVIS (issue 15): classes per
+    frequency group, each group's share of all train instances, and the median rare class's
+    share (LVIS v1 train: 337 / 461 / 405 classes, 0.4 / 5.1 / 94.5 %, 5.5e-6)."""
+    counts = np.array([r['instance_count'] for r in records], np.float64)
+    groups = np.array([r['frequency'] for r in records])
+    total = max(counts.sum(), 1.0)
+    rare = counts[groups == 'r'] / total
+    return dict(
+        classes={g: int(np.sum(groups == g)) for g in 'rcf'},
+        instance_share={g: float(counts[groups == g].sum() / total) for g in 'rcf'},
+        median_rare_share=float(np.median(rare)) if rare.size else None)
+
+
 def with_negatives(imgs: List[dict], negatives, rng: np.random.RandomState) -> List[dict]:
     """Image records with ``neg_category_ids``: every absent class ('all') or that many drawn at
     random (LVIS's federated negatives)."""
@@ -200,6 +214,7 @@ def generate(out_dir: str,
     return dict(
         classes=len(records),
         groups=groups,
+        tail=tail_statistics(records),
         train_images=len(train_imgs),
         train_annotations=len(train_anns),
         val_images=len(val_imgs),
