@@ -488,7 +488,8 @@ def _pooled(gt: dict, results: List[dict], iou_type: str) -> Dict[str, float]:
     not_exhaustive = np.array(
         sorted({
             im['id'] * cat_base + c
-            for im in gt['images'] for c in im['not_exhaustive_category_ids']
+            for im in gt['images']
+            for c in im['not_exhaustive_category_ids']
         }), np.int64)
     unmatched_ignored = (~((AREA_ALL[0] <= d_area) & (d_area <= AREA_ALL[1]))
                          | np.isin(d_pair, not_exhaustive))

@@ -169,3 +169,35 @@ def _finish_ratio_axes(fig, ax, title: str, out_file: str) -> None:
     fig.tight_layout()
     fig.savefig(out_file, dpi=130)
     _plt().close(fig)
+
+
+def plot_negatives_sweep(sweep: Dict[str, Dict[str, Dict[str, float]]],
+                         levels: Sequence[str],
+                         out_file: str,
+                         title: str = 'AP against verified negatives per image') -> None:
+    """Two panels (AP, APr): each method a line over the number of verified-absent categories
+    listed per val image, with a band of +- one standard deviation over draws and seeds.
+
+    Args:
+        sweep: {method: {level: {'AP': mean, 'AP_std': std, 'APr': ..., 'APr_std': ...}}},
+            values in [0, 1]; levels as strings ('0', '1', ..., 'all').
+        levels: the x positions in order.
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+    x = np.arange(len(levels))
+    for ax, key in zip(axes, ('AP', 'APr')):
+        for method, by_level in sweep.items():
+            mean = np.array([100 * by_level[lv][key] for lv in levels])
+            std = np.array([100 * by_level[lv][f'{key}_std'] for lv in levels])
+            ax.plot(x, mean, marker='o', ms=3, label=method)
+            ax.fill_between(x, mean - std, mean + std, alpha=0.15)
+        ax.set_xticks(x, levels)
+        ax.set_xlabel('verified-absent categories listed per val image')
+        ax.set_ylabel(f'box {key} (%)')
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=130)
+    plt.close(fig)

@@ -2,11 +2,12 @@
 
     python tools/misc/run_longtail_demo.py [--preset small] [--seeds 0 1 2]
                                            [--methods softmax sigmoid eql eql-rare eqlv2
-                                            seesaw eqlv2-mmdet focal efl]
+                                            seesaw eqlv2-mmdet focal efl] [--jobs N]
 
 1. generates the dataset (data/longtail_{preset}/, skipped when it holds that preset and seed);
 2. trains each method's config (configs/longtail-demo/; each states its method and label) with
-   tools/train.py, same seed and schedule. The preset reaches the configs through the
+   tools/train.py, same seed and schedule (``--jobs N``: N at a time, e.g. on a GPU
+   machine). The preset reaches the configs through the
    environment variables their base reads (LONGTAIL_DATA_ROOT, LONGTAIL_NUM_CLASSES,
    LONGTAIL_IMAGE_SIZE, LONGTAIL_MAX_ITERS); each run's resolved config is written to its work
    dir (run_config.py) with a record of its definition (run.json: config, data, preset, seeds,
@@ -29,6 +30,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import threading
 import time
 from typing import Dict, Optional, Tuple
 
@@ -42,6 +44,7 @@ from mmdet_eql.utils import load_json, write_json  # noqa: E402
 from mmdet_eql.visualization import plots  # noqa: E402
 
 CONFIG_DIR = osp.join(ROOT, 'configs', 'longtail-demo')
+_ENV_LOCK = threading.Lock()
 KEYS = ('AP', 'APr', 'APc', 'APf')
 
 
@@ -87,6 +90,12 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options', nargs='+', default=[], help='extra key=value overrides for every run')
     parser.add_argument(
+        '--jobs',
+        type=int,
+        default=1,
+        help='trainings at once (a GPU machine: they share its GPU and CPU cores, each with '
+        'OMP_NUM_THREADS = cores / jobs, and each logs to its work dir); default 1')
+    parser.add_argument(
         '--report-only',
         action='store_true',
         help='train nothing: report the finished runs of the work dir among --methods and '
@@ -97,6 +106,8 @@ def parse_args(argv=None):
         help='train again even when a finished run is in the work dir (also one of another '
         'definition)')
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f'--jobs must be at least 1, got {args.jobs}')
     if args.work_dir is None:
         suffix = f'_{args.max_iters}it' if args.max_iters else ''
         args.work_dir = osp.join('work_dirs', f'longtail_{args.preset}{suffix}')
@@ -160,16 +171,17 @@ def data_fingerprint(data_root: str) -> str:
 def resolved_config(method: str, seed: int, args, env: Dict[str, str]):
     """The method's config as it will run: preset variables, --cfg-options, the seed."""
     from mmengine.config import Config, DictAction
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        cfg = Config.fromfile(METHODS[method][0])
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with _ENV_LOCK:  # parallel runs (--jobs): one config at a time reads the variables
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            cfg = Config.fromfile(METHODS[method][0])
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     opts = {}
     for item in args.cfg_options:
         if '=' not in item:
@@ -192,7 +204,15 @@ def run_definition(method, seed, args, data_root, info, cfg) -> dict:
         seed=seed,
         max_iters=args.max_iters,
         cfg_options=list(args.cfg_options),
-        resolved_config=hashlib.sha256(cfg.pretty_text.encode()).hexdigest())
+        resolved_config=config_digest(cfg, data_root))
+
+
+def config_digest(cfg, data_root: str) -> str:
+    """sha256 of the resolved config with the data root's absolute path written as
+    ``$LONGTAIL_DATA_ROOT/``: the same run on another machine (or checkout) has the same digest;
+    the data themselves are compared by their fingerprint."""
+    text = cfg.pretty_text.replace(osp.abspath(data_root).rstrip('/') + '/', '$LONGTAIL_DATA_ROOT/')
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _differences(old: dict, new: dict) -> str:
@@ -231,7 +251,28 @@ def check_record(wd: str, definition: dict, retrain: bool) -> bool:
     return False
 
 
-def train_and_test(method: str, seed: int, args, data_root: str, info: dict) -> str:
+def _run(cmd, log: Optional[str], threads: Optional[int]) -> None:
+    """A child process; with ``log``, its output goes to that file (parallel runs)."""
+    env = dict(os.environ)
+    if threads:
+        env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(threads)
+    if log is None:
+        subprocess.run(cmd, check=True, env=env)
+        return
+    with open(log, 'a') as f:
+        try:
+            subprocess.run(cmd, check=True, env=env, stdout=f, stderr=subprocess.STDOUT)
+        except subprocess.CalledProcessError as e:
+            raise RuntimeError(f'{" ".join(cmd[1:3])} failed (exit {e.returncode}); see {log}')
+
+
+def train_and_test(method: str,
+                   seed: int,
+                   args,
+                   data_root: str,
+                   info: dict,
+                   log: bool = False,
+                   threads: Optional[int] = None) -> str:
     wd = osp.join(args.work_dir, f'{method}_seed{seed}')
     cfg = resolved_config(method, seed, args, preset_env(data_root, info, args.max_iters))
     definition = run_definition(method, seed, args, data_root, info, cfg)
@@ -246,21 +287,19 @@ def train_and_test(method: str, seed: int, args, data_root: str, info: dict) -> 
     cfg.dump(config)
     write_json(dict(definition=definition, status='training'), osp.join(wd, 'run.json'))
     t0 = time.perf_counter()
+    log_file = osp.join(wd, 'run.log') if log else None
     if not resumable:
         print(f'[demo] training {method} (seed {seed}) -> {wd}', flush=True)
-        subprocess.run(
-            [sys.executable,
-             osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', wd],
-            check=True)
+        _run([sys.executable,
+              osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', wd], log_file, threads)
     with open(osp.join(wd, 'last_checkpoint')) as f:
         weights = f.read().strip()
     print(f'[demo] testing {method} (seed {seed})', flush=True)
-    subprocess.run([
+    _run([
         sys.executable,
         osp.join(ROOT, 'tools', 'test.py'), config, weights, '--work-dir', wd, '--cfg-options',
         f'test_evaluator.outfile_prefix={prefix}'
-    ],
-                   check=True)
+    ], log_file, threads)
     write_json(dict(definition=definition, status='finished'), osp.join(wd, 'run.json'))
     print(f'[demo] {method} seed {seed}: {time.perf_counter() - t0:.0f} s', flush=True)
     return prefix
@@ -470,18 +509,25 @@ def main(argv=None) -> int:
     data_root = args.data_root or osp.join('data', f'longtail_{args.preset}')
     info = ensure_dataset(args.preset, data_root, args.data_seed)
     os.makedirs(args.work_dir, exist_ok=True)
+    prefixes, failed = {}, []
+    if args.report_only:
+        for m in args.methods:
+            for s in args.seeds:
+                prefixes[m, s] = finished_run(m, s, args, data_root, info)
+                if prefixes[m, s] is None:
+                    print(f'[demo] {m} seed {s}: no finished run, left out of the report')
+    elif args.jobs == 1:
+        for m in args.methods:
+            for s in args.seeds:
+                prefixes[m, s] = train_and_test(m, s, args, data_root, info)
+    else:
+        prefixes, failed = train_in_parallel(args, data_root, info)
     all_results = {}
     for m in args.methods:
         all_results[m] = {}
         for s in args.seeds:
-            if args.report_only:
-                prefix = finished_run(m, s, args, data_root, info)
-                if prefix is None:
-                    print(f'[demo] {m} seed {s}: no finished run, left out of the report')
-                    continue
-            else:
-                prefix = train_and_test(m, s, args, data_root, info)
-            all_results[m][s] = evaluate(prefix, data_root)
+            if prefixes.get((m, s)) is not None:
+                all_results[m][s] = evaluate(prefixes[m, s], data_root)
     if not any(all_results.values()):
         raise SystemExit(f'error: no finished run in {args.work_dir} for these methods and seeds')
     text = report(all_results, args, data_root)
@@ -508,7 +554,36 @@ def main(argv=None) -> int:
     print(f'\n[demo] plots: {args.work_dir}/ap_by_group.png, {args.work_dir}/per_category_ap.png' +
           extra)
     print(f'[demo] total {time.perf_counter() - t0:.0f} s')
+    if failed:
+        print('[demo] failed, left out of the report:\n  ' + '\n  '.join(failed), file=sys.stderr)
+        return 1
     return 0
+
+
+def train_in_parallel(args, data_root: str, info: dict) -> Tuple[dict, list]:
+    """Every (method, seed) run, ``args.jobs`` at a time, seeds first (so that a run stopped
+    early has whole seeds), each logging to its work dir; returns the detections' prefixes of
+    the runs that finished and the errors of those that failed."""
+    from concurrent.futures import ThreadPoolExecutor
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    runs = [(m, s) for s in args.seeds for m in args.methods]
+    # each run's definition is checked before any training starts
+    for m, s in runs:
+        wd = osp.join(args.work_dir, f'{m}_seed{s}')
+        cfg = resolved_config(m, s, args, preset_env(data_root, info, args.max_iters))
+        check_record(wd, run_definition(m, s, args, data_root, info, cfg), args.retrain)
+    prefixes, failed = {}, []
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {
+            run: pool.submit(train_and_test, *run, args, data_root, info, True, threads)
+            for run in runs
+        }
+        for (m, s), future in futures.items():
+            try:
+                prefixes[m, s] = future.result()
+            except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
+                failed.append(f'{m} seed {s}: {e}')
+    return prefixes, failed
 
 
 if __name__ == '__main__':

@@ -11,8 +11,8 @@ from mmdet.registry import METRICS
 from mmengine.logging import MMLogger
 from terminaltables import AsciiTable
 
-from mmdet_eql.evaluation.lvis_eval import (PROTOCOLS, lvis_eval, summary_keys, top_k_within,
-                                            summary_table)
+from mmdet_eql.evaluation.lvis_eval import (PROTOCOLS, lvis_eval, summary_keys, summary_table,
+                                            top_k_within)
 from mmdet_eql.utils.io import load_json
 
 

@@ -124,8 +124,10 @@ def tail_statistics(records: List[dict]) -> dict:
     total = max(counts.sum(), 1.0)
     rare = counts[groups == 'r'] / total
     return dict(
-        classes={g: int(np.sum(groups == g)) for g in 'rcf'},
-        instance_share={g: float(counts[groups == g].sum() / total) for g in 'rcf'},
+        classes={g: int(np.sum(groups == g))
+                 for g in 'rcf'},
+        instance_share={g: float(counts[groups == g].sum() / total)
+                        for g in 'rcf'},
         median_rare_share=float(np.median(rare)) if rare.size else None)
 
 
