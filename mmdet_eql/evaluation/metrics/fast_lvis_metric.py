@@ -72,8 +72,7 @@ class FastLVISMetric(LVISMetric):
         preds = [r for _, r in self.results]
         sizes = [len(p['labels']) for p in preds]
         labels = np.concatenate([p['labels'] for p in preds])
-        keep = top_k_within(labels, np.concatenate([p['scores'] for p in preds]),
-                            self.dets_per_cat)
+        keep = top_k_within(labels, np.concatenate([p['scores'] for p in preds]), self.dets_per_cat)
         if all('mask_scores' in p for p in preds):
             mask_scores = np.concatenate([p['mask_scores'] for p in preds])
             keep |= top_k_within(labels, mask_scores, self.dets_per_cat)
