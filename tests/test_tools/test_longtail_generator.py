@@ -64,6 +64,49 @@ def test_small_preset_statistics(tmp_path):
     assert [c['image_count'] for c in freq['categories']] == [c['image_count'] for c in cats]
 
 
+def test_tail_statistics_count_instances(tmp_path):
+    """The tail's statistics printed at generation, recounted from the annotations; with three
+    objects an image at least, images padded with repeats hold a class twice, so instances and
+    images differ."""
+    summary = generate(
+        str(tmp_path), 'tiny', seed=0, progress=False, overrides=dict(objects_per_image=(3, 6)))
+    with open(tmp_path / 'annotations' / 'train.json') as f:
+        train = json.load(f)
+    cats = train['categories']
+    assert any(c['instance_count'] > c['image_count'] for c in cats)
+    n = {c['id']: 0 for c in cats}
+    for a in train['annotations']:
+        n[a['category_id']] += 1
+    group = {c['id']: c['frequency'] for c in cats}
+    tail = summary['tail']
+    for g in 'rcf':
+        share = sum(v for k, v in n.items() if group[k] == g) / len(train['annotations'])
+        assert tail['instance_share'][g] == pytest.approx(share, abs=1e-12)
+        assert tail['classes'][g] == summary['groups'][g]
+    rare = sorted(v / len(train['annotations']) for k, v in n.items() if group[k] == 'r')
+    mid = len(rare) // 2
+    median = rare[mid] if len(rare) % 2 else (rare[mid - 1] + rare[mid]) / 2
+    assert tail['median_rare_share'] == pytest.approx(median, abs=1e-15)
+
+
+def test_steep_preset_is_in_lvis_regime():
+    """The steep preset's planned tail (train image counts; instances follow them, one object of
+    a class per image, up to the padding): the groups' shares near LVIS v1's, far steeper than
+    small's."""
+    from longtail.presets import train_image_counts
+
+    def shares(p):
+        counts = train_image_counts(p)
+        total = sum(counts)
+        rare = [c for c in counts if c <= 10]
+        return sum(rare) / total, sorted(rare)[len(rare) // 2] / total
+
+    check_preset(PRESETS['steep'])
+    rare_share, median_rare = shares(PRESETS['steep'])
+    assert 0.002 < rare_share < 0.004  # LVIS v1 train: 0.004
+    assert median_rare < shares(PRESETS['small'])[1] / 5
+
+
 def test_mmdet_reads_it(tmp_path):
     generate(str(tmp_path), 'tiny', seed=0, progress=False)
     from mmdet_eql.datasets import LVISFormatDataset
