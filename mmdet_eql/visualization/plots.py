@@ -196,8 +196,10 @@ def plot_negatives_sweep(sweep: Dict[str, Dict[str, Dict[str, float]]],
         ax.set_xlabel('verified-absent categories listed per val image')
         ax.set_ylabel(f'box {key} (%)')
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc='lower center', ncol=min(len(labels), 4), fontsize=7)
+    rows = (len(labels) + 3) // 4
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04 + 0.05 * rows, 1, 1))
     fig.savefig(out_file, dpi=130)
     plt.close(fig)

@@ -2,9 +2,13 @@
 
     python tools/misc/make_longtail_dataset.py data/longtail_small --preset small --seed 0
 
-Writes OUT_DIR/{train,val}/*.png and OUT_DIR/annotations/{train,val_lvis,val_strict}.json. The
-same preset and seed give byte-identical files. Presets: tiny (tests), small (this 2-core CPU),
-large (a CUDA machine).
+Writes OUT_DIR/{train,val}/*.png and OUT_DIR/annotations/{train,val_lvis,val_strict}.json, and
+prints the tail's statistics (classes per frequency group, each group's share of the train
+instances, the median rare class's share) next to LVIS v1's. The same preset and seed give
+byte-identical files on one machine (and here across numpy 1.26 and 2.4; the annotation files
+written on another host, Python 3.12 with numpy 2.5, differed: compare their sha256 before mixing
+runs; the demo runner's data fingerprint refuses to). Presets: tiny (tests), small (the README's
+main job on a 2-core CPU), steep (LVIS's regime, docs/benchmark.md), large (a CUDA machine).
 """
 import argparse
 import os
