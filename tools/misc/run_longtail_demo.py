@@ -207,6 +207,17 @@ def run_definition(method, seed, args, data_root, info, cfg) -> dict:
         resolved_config=config_digest(cfg, data_root))
 
 
+def run_dir(args, method: str, seed: int) -> str:
+    """The work dir of one (method, seed) run."""
+    return osp.join(args.work_dir, f'{method}_seed{seed}')
+
+
+def resolved_run(method: str, seed: int, args, data_root: str, info: dict) -> tuple:
+    """(resolved config, run definition) of one (method, seed) run."""
+    cfg = resolved_config(method, seed, args, preset_env(data_root, info, args.max_iters))
+    return cfg, run_definition(method, seed, args, data_root, info, cfg)
+
+
 def config_digest(cfg, data_root: str) -> str:
     """sha256 of the resolved config with the data root's absolute path written as
     ``$LONGTAIL_DATA_ROOT/``: the same run on another machine (or checkout) has the same digest;
@@ -273,9 +284,8 @@ def train_and_test(method: str,
                    info: dict,
                    log: bool = False,
                    threads: Optional[int] = None) -> str:
-    wd = osp.join(args.work_dir, f'{method}_seed{seed}')
-    cfg = resolved_config(method, seed, args, preset_env(data_root, info, args.max_iters))
-    definition = run_definition(method, seed, args, data_root, info, cfg)
+    wd = run_dir(args, method, seed)
+    cfg, definition = resolved_run(method, seed, args, data_root, info)
     prefix = osp.join(wd, 'dets')
     if check_record(wd, definition, args.retrain):
         print(f'[demo] {method} seed {seed}: done earlier ({wd})')
@@ -308,11 +318,10 @@ def train_and_test(method: str,
 def finished_run(method: str, seed: int, args, data_root: str, info: dict) -> Optional[str]:
     """The detections' prefix of the finished run of this definition in the work dir, None when
     there is none; a run of another definition there is an error (check_record)."""
-    wd = osp.join(args.work_dir, f'{method}_seed{seed}')
+    wd = run_dir(args, method, seed)
     if not osp.isfile(osp.join(wd, 'run.json')) and not osp.isfile(osp.join(wd, 'dets.bbox.json')):
         return None
-    cfg = resolved_config(method, seed, args, preset_env(data_root, info, args.max_iters))
-    definition = run_definition(method, seed, args, data_root, info, cfg)
+    _, definition = resolved_run(method, seed, args, data_root, info)
     return osp.join(wd, 'dets') if check_record(wd, definition, retrain=False) else None
 
 
@@ -480,8 +489,7 @@ def grad_ratio_report(methods, seeds_of, args) -> str:
     for m in methods:
         reps = []
         for s in seeds_of[m]:
-            files = sorted(
-                glob.glob(osp.join(args.work_dir, f'{m}_seed{s}', '*', 'grad_ratio.json')))
+            files = sorted(glob.glob(osp.join(run_dir(args, m, s), '*', 'grad_ratio.json')))
             if files:
                 reps.append(load_json(files[-1], progress=False))
         if reps:
@@ -569,9 +577,9 @@ def train_in_parallel(args, data_root: str, info: dict) -> Tuple[dict, list]:
     runs = [(m, s) for s in args.seeds for m in args.methods]
     # each run's definition is checked before any training starts
     for m, s in runs:
-        wd = osp.join(args.work_dir, f'{m}_seed{s}')
-        cfg = resolved_config(m, s, args, preset_env(data_root, info, args.max_iters))
-        check_record(wd, run_definition(m, s, args, data_root, info, cfg), args.retrain)
+        check_record(
+            run_dir(args, m, s),
+            resolved_run(m, s, args, data_root, info)[1], args.retrain)
     prefixes, failed = {}, []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {
