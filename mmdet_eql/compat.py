@@ -21,8 +21,17 @@
    ``_init_dist_slurm``, for which mmengine has no config key) are replaced by ones that start
    CPU processes with the gloo backend (:func:`enable_cpu_distributed`); with CUDA nothing
    changes. The DDP wrapper that accepts a CPU model is chosen by mmengine's own config key,
-   ``model_wrapper_cfg`` (the benchmark's configs set it), not by a patch.
+   ``model_wrapper_cfg`` (the benchmark's configs set it; tools/train.py and tools/test.py set it
+   on such a machine when a config leaves it unset), not by a patch.
+
+4. A checkpoint named by URL (the LVIS leaves' ImageNet files) that cannot be downloaded (no
+   network) raised urllib's bare ``URLError`` from deep inside torch.hub, which does not say that
+   a file copied into torch's hub cache is all it takes. mmengine's own extension point,
+   ``CheckpointLoader.register_scheme``, replaces its http(s) loader by one that calls it and,
+   when the download fails, raises an error naming the URL and the exact cache path to copy the
+   file to (:func:`load_from_http_or_hub_cache`).
 """
+import os.path as osp
 import types
 
 import numpy as np
@@ -98,6 +107,45 @@ def allow_runner_checkpoints() -> bool:
 
 patch_lvis_numpy_alias()
 allow_runner_checkpoints()
+
+
+class CheckpointDownloadError(RuntimeError):
+    """A checkpoint URL could not be downloaded and is not in torch's hub cache."""
+
+
+def hub_cache_path(url: str) -> str:
+    """Where torch.hub (and so mmengine) looks for the file of ``url`` before downloading it."""
+    from urllib.parse import urlparse
+
+    import torch
+    return osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(urlparse(url).path))
+
+
+def load_from_http_or_hub_cache(filename, map_location=None, model_dir=None):
+    """mmengine's http(s) checkpoint loader; a failed download says where the file must go."""
+    from urllib.error import URLError
+
+    from mmengine.runner.checkpoint import load_from_http
+    try:
+        return load_from_http(filename, map_location=map_location, model_dir=model_dir)
+    except URLError as e:
+        cache = osp.join(model_dir, osp.basename(hub_cache_path(filename))) if model_dir \
+            else hub_cache_path(filename)
+        raise CheckpointDownloadError(
+            f'could not download the checkpoint {filename} ({e.reason}); without network, copy '
+            f'the file to {cache} (torch\'s hub cache: $TORCH_HOME/hub/checkpoints/, by default '
+            '~/.cache/torch/hub/checkpoints/), where it is read instead of downloaded '
+            '(docs/train_test.md)') from e
+
+
+def register_http_loader() -> None:
+    """Makes :func:`load_from_http_or_hub_cache` mmengine's loader of http:// and https://."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'), loader=load_from_http_or_hub_cache, force=True)
+
+
+register_http_loader()
 
 
 def enable_cpu_distributed() -> bool:

@@ -21,6 +21,11 @@ def add_common_args(parser) -> None:
         default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
+        '--data-root',
+        help='point every dataset of the config (inside wrappers such as ClassBalancedDataset) '
+        'and every evaluator at this directory, which holds the files the config names (e.g. '
+        'annotations/lvis_v1_train.json)')
 
 
 def parse(parser, argv=None):
@@ -33,12 +38,25 @@ def parse(parser, argv=None):
 
 
 def load_config(args):
-    """The config with the launcher, --cfg-options and the work dir (CLI > config > default)."""
+    """The config with the launcher, --data-root, --max-iters, --cfg-options (applied last) and
+    the work dir (CLI > config > default); on a machine without CUDA, a multi-process run gets
+    the DDP wrapper that takes a CPU model."""
     from mmengine.config import Config
+
+    from mmdet_eql.engine.model_wrappers import cpu_model_wrapper_cfg
+    from mmdet_eql.utils.run_config import set_data_root, set_max_iters
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    try:
+        if getattr(args, 'data_root', None):
+            set_data_root(cfg, args.data_root)
+        if getattr(args, 'max_iters', None) is not None:
+            set_max_iters(cfg, args.max_iters)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f'error: {args.config}: {e}') from None
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    cpu_model_wrapper_cfg(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

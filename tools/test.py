@@ -2,6 +2,10 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.pkl] [--show]
                          [--show-dir DIR] [--tta] [--cfg-options k=v ...] [--launcher ...]
+                         [--data-root DIR]
+
+``--out preds.pkl`` keeps the predictions, which ``tools/analysis_tools/eval_lvis.py GT preds.pkl``
+evaluates; LVIS results JSON: ``--cfg-options test_evaluator.outfile_prefix=PREFIX``.
 """
 import argparse
 

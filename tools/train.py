@@ -2,6 +2,11 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--auto-scale-lr] [--resume [CKPT]]
                                  [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+                                 [--data-root DIR] [--max-iters N]
+
+A smoke run of any leaf on one's own data: ``--data-root DIR`` points every dataset (inside
+ClassBalancedDataset too) and evaluator at DIR, ``--max-iters N`` trains N iterations, then
+validates and saves ``iter_N.pth`` once (docs/train_test.md).
 """
 import argparse
 
@@ -30,13 +35,28 @@ def parse_args(argv=None):
         const='auto',
         help='resume from this checkpoint; with no value, from the latest '
         'checkpoint in the work dir')
+    parser.add_argument(
+        '--max-iters',
+        type=int,
+        help='train this many iterations (an iteration-based loop in place of the epochs), '
+        'then validate and save a checkpoint once: a smoke run of any leaf')
     _bootstrap.add_common_args(parser)
-    return _bootstrap.parse(parser, argv)
+    args = _bootstrap.parse(parser, argv)
+    if args.max_iters is not None and args.max_iters < 1:
+        parser.error(f'--max-iters must be a positive integer, got {args.max_iters}')
+    return args
 
 
 def build_cfg(args) -> Config:
     cfg = _bootstrap.load_config(args)
     if args.amp:
+        import torch
+        if not torch.cuda.is_available():
+            raise SystemExit(
+                'error: --amp: mmengine trains with mixed precision (AmpOptimWrapper) on CUDA '
+                '(and NPU, MLU, MUSA) devices only, and this machine has none; train without '
+                '--amp here. (The losses themselves accept float16 / bfloat16 logits, tested on '
+                'the CPU under bfloat16 autocast of the loss alone; docs/train_test.md)')
         if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
             print('AMP training is already enabled in the config')
         else:

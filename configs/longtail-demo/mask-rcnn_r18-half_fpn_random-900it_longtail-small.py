@@ -118,10 +118,7 @@ default_hooks = dict(
 log_processor = dict(by_epoch=False)
 # multi-process runs (dist_train.sh, Slurm) also on machines without CUDA: mmengine's DDP wrapper,
 # which gives a CPU module device_ids=None (mmdet_eql/engine/model_wrappers/distributed.py)
-model_wrapper_cfg = dict(
-    type='DeviceAwareDistributedDataParallel',
-    broadcast_buffers=False,
-    find_unused_parameters=False)
+model_wrapper_cfg = dict(type='DeviceAwareDistributedDataParallel', find_unused_parameters=False)
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 # torch's generator state in checkpoints: a run resumed after a crash continues exactly; and the

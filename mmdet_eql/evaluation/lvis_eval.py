@@ -122,23 +122,6 @@ def _verified(gt: dict, image_id: np.ndarray, category_id: np.ndarray) -> np.nda
     return np.isin(image_id.astype(np.int64) * cat_base + category_id, keys)
 
 
-def check_results(gt: dict, results: Sequence[dict], where: str = 'results') -> None:
-    """Raises ToolError when results name images or categories the ground truth lacks."""
-    img_ids = {im['id'] for im in gt['images']}
-    cat_ids = {c['id'] for c in gt['categories']}
-    for i, r in enumerate(results):
-        if not isinstance(r, dict) or 'image_id' not in r or 'category_id' not in r \
-                or 'score' not in r:
-            raise ToolError(f'{where}[{i}] is not an LVIS result (needs image_id, category_id, '
-                            'score and bbox or segmentation)')
-        if r['image_id'] not in img_ids:
-            raise ToolError(f'{where}[{i}] has image_id {r["image_id"]}, which the ground truth '
-                            'does not contain: are the results for another dataset?')
-        if r['category_id'] not in cat_ids:
-            raise ToolError(f'{where}[{i}] has category_id {r["category_id"]}, which the ground '
-                            'truth does not contain: are the results for another dataset?')
-
-
 def _per_category_ap(precision: np.ndarray) -> np.ndarray:
     """(T, R, K, A, M) precision -> (K,) AP over IoU thresholds and recall points at area 'all'
     and the largest max-dets; -1 where the category has no ground truth."""
@@ -152,8 +135,17 @@ def _per_category_ap(precision: np.ndarray) -> np.ndarray:
     return out
 
 
-def _validated(gt, results, iou_type: str, gt_name: Optional[str]):
-    """Loads and checks the ground truth and the results; errors name the file and field."""
+def _validated(gt,
+               results,
+               iou_type: str,
+               gt_name: Optional[str],
+               results_name: Optional[str] = None):
+    """Loads and checks the ground truth and the results; errors name the file and field.
+
+    Returns:
+        tuple: the ground truth, the results (as given: a list of dicts or columns) and their
+        (image_id, category_id, score) arrays, each field validated once (:func:`check_detections`).
+    """
     from mmdet_eql.utils.class_frequency import index_annotations
 
     if iou_type not in ('bbox', 'segm'):
@@ -167,42 +159,129 @@ def _validated(gt, results, iou_type: str, gt_name: Optional[str]):
         index_annotations(gt)
     except ValueError as e:
         raise ToolError(f'{gt_name}: {e}') from None
-    res_name = results if isinstance(results, str) else 'results'
+    res_name = results_name or (results if isinstance(results, str) else 'results')
     results = _load(results, 'results file')
-    if isinstance(results, dict):
-        _check_columns(gt, results)
-        if iou_type == 'segm' and 'segmentation' not in results:
-            raise ToolError(f'{res_name}: segm evaluation needs "segmentation" in the results')
-        return gt, results
-    if not isinstance(results, list):
-        raise ToolError(f'{res_name}: expected a list of detections, got '
+    if not isinstance(results, (list, dict)):
+        raise ToolError(f'{res_name}: expected a list of detections (or columns), got '
                         f'{type(results).__name__}')
-    check_results(
-        gt, results, where=osp.basename(res_name) if isinstance(res_name, str) else 'results')
-    if iou_type == 'segm' and results and 'segmentation' not in results[0]:
-        raise ToolError(f'{res_name}: segm evaluation needs "segmentation" in the results')
-    return gt, results
+    where = osp.basename(res_name) if isinstance(res_name, str) else 'results'
+    cols = check_detections(gt, results, iou_type, where=where)
+    return gt, results, cols
 
 
-def _check_columns(gt: dict, cols: dict) -> None:
-    """Detections given as arrays: the columns exist, have one row per detection, and name only
-    the ground truth's images and categories."""
-    missing = [c for c in COLUMNS if c not in cols]
-    if missing:
-        raise ToolError(f'results given as columns lack {missing} (expected {list(COLUMNS)}, '
-                        'and "segmentation" for segm)')
-    n = len(cols['score'])
-    for name in list(COLUMNS) + (['segmentation'] if 'segmentation' in cols else []):
-        if len(cols[name]) != n:
-            raise ToolError(f'results column {name!r} has {len(cols[name])} rows, "score" has {n}')
-    if np.asarray(cols['bbox']).reshape(n, -1).shape[1] != 4:
-        raise ToolError('results column "bbox" must have 4 values (x, y, w, h) per detection')
-    for col, key in (('image_id', 'images'), ('category_id', 'categories')):
-        known = np.array(sorted(x['id'] for x in gt[key]))
-        bad = np.flatnonzero(~np.isin(np.asarray(cols[col]), known))
+def _field(results, key: str, where: str, iou_type: str) -> list:
+    """One field of every detection of a list, or of columns, as a list (or array)."""
+    if isinstance(results, dict):
+        if key not in results:
+            raise ToolError(f'{where} given as columns lack {key!r} (expected {list(COLUMNS)}, '
+                            'and "segmentation" for segm)')
+        return results[key]
+    try:
+        return [r[key] for r in results]
+    except (KeyError, TypeError, IndexError):
+        i = next(i for i, r in enumerate(results) if not isinstance(r, dict) or key not in r)
+        what = 'is not a dict' if not isinstance(results[i], dict) else f'has no {key!r} field'
+        raise ToolError(f'{where}[{i}] {what}: an LVIS result needs image_id, category_id, score '
+                        f'and bbox{" and segmentation" if iou_type == "segm" else ""}') from None
+
+
+def _ids(values, field: str, known: np.ndarray, what: str, where: str) -> np.ndarray:
+    """Integer ids that the ground truth knows, as int64."""
+    arr = np.asarray(values)
+    if arr.size == 0:
+        return np.zeros(0, np.int64)
+    if arr.ndim != 1 or arr.dtype.kind not in 'iu':
+        i = next((i for i, v in enumerate(values)
+                  if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer))), None)
+        if i is None:  # a column of another shape or type
+            raise ToolError(f'{where}: column {field!r} must hold one integer per detection, got '
+                            f'dtype {arr.dtype} and shape {arr.shape}')
+        raise ToolError(f'{where}[{i}] has {field} {values[i]!r} of type '
+                        f'{type(values[i]).__name__}; expected an integer id')
+    arr = arr.astype(np.int64)
+    bad = np.flatnonzero(~np.isin(arr, known))
+    if bad.size:
+        raise ToolError(f'{where}[{bad[0]}] has {field} {arr[bad[0]]}, which the ground truth '
+                        f'does not contain ({what}): are the results for another dataset?')
+    return arr
+
+
+def check_detections(gt: dict, results, iou_type: str, where: str = 'results') -> tuple:
+    """Validates every field of every detection once, on arrays (no per-detection checks in
+    Python): image_id and category_id integers the ground truth has, score a finite number,
+    bbox 4 finite numbers x, y, w, h with w, h >= 0, and for segm a segmentation (an RLE dict
+    with size and counts, or polygons) per detection. Detections may be a list of dicts or
+    columns (:data:`COLUMNS`).
+
+    Raises:
+        ToolError: naming the detection's index, the field and what was expected.
+
+    Returns:
+        tuple: (image_id, category_id, score) as int64, int64, float64 arrays.
+    """
+    if isinstance(results, dict):
+        missing = [c for c in COLUMNS if c not in results]
+        if missing:
+            raise ToolError(f'{where} given as columns lack {missing} (expected {list(COLUMNS)}, '
+                            'and "segmentation" for segm)')
+    n = len(results['score'] if isinstance(results, dict) else results)
+    if isinstance(results, dict):
+        for name in list(COLUMNS) + (['segmentation'] if 'segmentation' in results else []):
+            if len(results[name]) != n:
+                raise ToolError(f'{where}: column {name!r} has {len(results[name])} rows, '
+                                f'"score" has {n}')
+    image_id = _ids(
+        _field(results, 'image_id', where, iou_type), 'image_id',
+        np.array([x['id'] for x in gt['images']], np.int64), 'images', where)
+    category_id = _ids(
+        _field(results, 'category_id', where, iou_type), 'category_id',
+        np.array([x['id'] for x in gt['categories']], np.int64), 'categories', where)
+    raw = _field(results, 'score', where, iou_type)
+    score = np.asarray(raw)
+    if score.ndim != 1 or score.dtype.kind not in 'iuf' and score.size:
+        i = next((i for i, v in enumerate(raw) if isinstance(v, (
+            bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating))), 0)
+        raise ToolError(f'{where}[{i}] has score {raw[i]!r}; expected a number')
+    score = score.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(score))
+    if bad.size:
+        raise ToolError(f'{where}[{bad[0]}] has score {score[bad[0]]}; expected a finite number')
+    has_bbox = isinstance(results, dict) and 'bbox' in results or (not isinstance(results, dict)
+                                                                   and n and 'bbox' in results[0])
+    if has_bbox or iou_type == 'bbox':
+        raw = _field(results, 'bbox', where, iou_type)
+        try:
+            boxes = np.asarray(raw, dtype=np.float64)
+        except (ValueError, TypeError):
+            boxes = None
+        if boxes is None or boxes.shape != (n, 4) and not (n == 0 and boxes.size == 0):
+            i = next((i for i, b in enumerate(raw) if np.ndim(b) != 1 or len(b) != 4 or not all(
+                isinstance(v, (int, float, np.integer,
+                               np.floating)) and not isinstance(v, (bool, np.bool_))
+                for v in b)), None)
+            if i is None:
+                raise ToolError(f'{where}: column "bbox" must be ({n}, 4) x, y, w, h numbers, '
+                                f'got shape {np.shape(raw)}')
+            raise ToolError(f'{where}[{i}] has bbox {raw[i]!r}; expected 4 numbers x, y, w, h')
+        boxes = boxes.reshape(n, 4)
+        bad = np.flatnonzero(~np.isfinite(boxes).all(1))
         if bad.size:
-            raise ToolError(f'results[{bad[0]}] has {col} {cols[col][bad[0]]}, which the ground '
-                            'truth does not contain: are the results for another dataset?')
+            raise ToolError(f'{where}[{bad[0]}] has bbox {boxes[bad[0]].tolist()}; expected 4 '
+                            'finite numbers x, y, w, h')
+        bad = np.flatnonzero((boxes[:, 2:] < 0).any(1))
+        if bad.size:
+            raise ToolError(f'{where}[{bad[0]}] has bbox {boxes[bad[0]].tolist()} with a negative '
+                            'width or height; expected x, y, w, h with w, h >= 0')
+    if iou_type == 'segm':
+        segs = _field(results, 'segmentation', where, iou_type)
+        ok = np.fromiter(
+            (isinstance(m, dict) and 'size' in m and 'counts' in m or isinstance(m, list)
+             for m in segs), bool, n)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise ToolError(f'{where}[{i}] has segmentation {segs[i]!r:.80}; expected an RLE dict '
+                            'with "size" and "counts" (or a list of polygons)')
+    return image_id, category_id, score
 
 
 def _columns(results) -> tuple:
@@ -235,7 +314,8 @@ def _rows(results, idx: np.ndarray) -> List[dict]:
     return out
 
 
-def _evaluated_detections(gt: dict, results, protocol: str, max_dets: int, dets_per_cat: int):
+def _evaluated_detections(gt: dict, results, cols: tuple, protocol: str, max_dets: int,
+                          dets_per_cat: int):
     """The ground truth with default federated keys, and the detections the protocol evaluates
     on (image, category) pairs verified present or absent, in the results' order. Dropping the
     unverified ones first changes no number and avoids faster-coco-eval's crash on images
@@ -245,7 +325,7 @@ def _evaluated_detections(gt: dict, results, protocol: str, max_dets: int, dets_
     for im in gt['images']:
         im.setdefault('neg_category_ids', [])
         im.setdefault('not_exhaustive_category_ids', [])
-    image_id, category_id, score = _columns(results)
+    image_id, category_id, score = cols
     idx = select_detections(image_id, category_id, score, protocol, max_dets, dets_per_cat)
     idx = idx[_verified(gt, image_id[idx], category_id[idx])]
     return gt, _rows(results, idx)
@@ -514,7 +594,8 @@ def lvis_eval(gt: Union[str, dict],
               gt_name: Optional[str] = None,
               protocol: str = 'standard',
               dets_per_cat: int = 10000,
-              pooled: bool = False) -> dict:
+              pooled: bool = False,
+              results_name: Optional[str] = None) -> dict:
     """Evaluates LVIS-format results exactly as lvis-api (or the AP-fixed / AP-pool definitions)
     does, in compiled code.
 
@@ -534,6 +615,7 @@ def lvis_eval(gt: Union[str, dict],
         dets_per_cat: AP-fixed's detections per category (LVIS challenge: 10,000).
         pooled: also return AP-pool (APpool, APpool_r/c/f) over the protocol's detections
             (Dave et al. pool the AP-fixed detections: use with protocol='fixed').
+        results_name: how errors name the results (default: their path, or "results").
 
     Returns:
         dict: :func:`summary_keys` as floats in [0, 1] (-1 where undefined): AP, AP50, AP75,
@@ -544,8 +626,10 @@ def lvis_eval(gt: Union[str, dict],
         raise ValueError(f'protocol must be one of {PROTOCOLS}, got {protocol!r}')
     if protocol == 'fixed' and (not isinstance(dets_per_cat, int) or dets_per_cat < 1):
         raise ValueError(f'dets_per_cat must be a positive integer, got {dets_per_cat!r}')
-    gt, results = _validated(gt, results, iou_type, gt_name)
-    gt, results = _evaluated_detections(gt, results, protocol, max_dets, dets_per_cat)
+    if not isinstance(pooled, (bool, np.bool_)):
+        raise ValueError(f'pooled must be True or False, got {pooled!r}')
+    gt, results, cols = _validated(gt, results, iou_type, gt_name, results_name)
+    gt, results = _evaluated_detections(gt, results, cols, protocol, max_dets, dets_per_cat)
     limit = max_dets if protocol == 'standard' else _max_per_pair(results)
     precision, recall, iou_thrs = _accumulated(gt, results, iou_type, limit)
     cats = sorted(gt['categories'], key=lambda c: c['id'])

@@ -72,27 +72,27 @@ def test_demo_runs_end_to_end(tmp_path):
     res = demo(tmp_path, '--data-seed', '1', '--report-only', data='data1', methods=('eql', ))
     assert res.returncode != 0, res.stderr
     assert 'data_seed (0 -> 1), the annotation files' in res.stderr, res.stderr
-    # --retrain trains the new definition in place
-    res = demo(tmp_path, '--retrain', iters='3', methods=('eql', ))
-    assert res.returncode == 0 and 'training eql' in res.stdout, res.stderr[-2000:]
-    assert json.loads((wd / 'eql_seed0' / 'run.json').read_text())['definition']['max_iters'] == 3
+    # --retrain trains the new definition in place, here two runs at once (--jobs 2: each logs to
+    # its work dir; the results are reported as sequential ones)
+    res = demo(tmp_path, '--retrain', '--jobs', '2', '--seeds', '0', '1', iters='3',
+               methods=('eql', ))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert 'training eql (seed 0)' in res.stdout and 'training eql (seed 1)' in res.stdout
+    assert '| EQL, rare+common | 0,1 |' in res.stdout
+    for seed in (0, 1):
+        record = json.loads((wd / f'eql_seed{seed}' / 'run.json').read_text())
+        assert record['status'] == 'finished' and record['definition']['max_iters'] == 3
+        assert 'Saving checkpoint at 3 iterations' in (wd / f'eql_seed{seed}' /
+                                                       'run.log').read_text()
 
     # runs carry over to another machine or checkout: the definition holds no absolute path
     (tmp_path / 'data').rename(tmp_path / 'data_moved')
     res = demo(tmp_path, '--report-only', iters='3', methods=('eql', ), data='data_moved')
     assert res.returncode == 0 and '| EQL, rare+common | 0 |' in res.stdout, res.stderr[-2000:]
-    # parallel runs: each logs to its work dir; the results are reported as sequential ones
+    # parallel mode reuses finished runs too
     res = demo(
-        tmp_path,
-        '--jobs',
-        '2',
-        '--seeds',
-        '0',
-        '1',
-        iters='3',
-        methods=('eql', ),
+        tmp_path, '--jobs', '2', '--seeds', '0', '1', iters='3', methods=('eql', ),
         data='data_moved')
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
-    assert 'eql seed 0: done earlier' in res.stdout and 'training eql (seed 1)' in res.stdout
-    assert '| EQL, rare+common | 0,1 |' in res.stdout
-    assert 'Saving checkpoint at 3 iterations' in (wd / 'eql_seed1' / 'run.log').read_text()
+    assert 'eql seed 0: done earlier' in res.stdout and 'eql seed 1: done earlier' in res.stdout
+    assert 'training' not in res.stdout and '| EQL, rare+common | 0,1 |' in res.stdout

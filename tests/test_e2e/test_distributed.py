@@ -19,8 +19,13 @@ def tiny(tmp_path_factory):
 
 
 def dumping_config(tmp_path) -> str:
+    """EQLv2 on the tiny preset, dumping its statistics per rank, and without the benchmark's
+    ``model_wrapper_cfg``, as an LVIS leaf or a user's config has it: tools/train.py picks the DDP
+    wrapper that takes a CPU model (mmengine's default gives torch's DDP device_ids=[0], which
+    fails for a CPU module)."""
     cfg = tmp_path / 'eqlv2_dump.py'
     cfg.write_text(f"_base_ = {CONFIGS['eqlv2']!r}\n"
+                   "model_wrapper_cfg = None\n"
                    "custom_imports = dict(imports=['mmdet_eql', 'stats_dump_hook'], "
                    "allow_failed_imports=False)\n"
                    "custom_hooks = [dict(type='ClassFreqCheckHook'), dict(type='RNGStateHook'), "
@@ -50,6 +55,8 @@ def test_two_gloo_processes_train_checkpoint_evaluate_and_share_eqlv2_statistics
               env=dist_env(),
               executable=False)
     assert 'the gloo backend instead of nccl' in log
+    assert 'model_wrapper_cfg type DeviceAwareDistributedDataParallel' in log
+    assert 'broadcast_buffers' not in log  # torch 2.13's FutureWarning for the deprecated flag
     assert osp.isfile(wd / 'iter_4.pth')
     assert 'lvis/bbox_APr' in log
     ranks = [torch.load(str(wd / f'grad_stats_rank{r}.pth')) for r in range(2)]

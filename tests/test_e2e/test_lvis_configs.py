@@ -5,10 +5,19 @@ on a tiny dataset in the exact LVIS format with the real category lists, then te
 checkpoint. Offline: the ImageNet file is a stand-in in torch's hub cache (lvis_fixture.py), and
 no torchvision is installed, so a leaf that still says ``torchvision://`` fails here.
 
-What a run changes in the leaf (``lvis_run_config`` of tools/analysis_tools/benchmark_lvis_train.py,
-by key and transform type, never by position): the data root, the image scale (all but the EQL v1
-leaf, which runs at LVIS's own scale), one epoch, no dataloader workers, logging every
-iteration.
+The EQL v1 leaf runs as a newcomer runs a leaf on own data (docs/train_test.md): as it is, at
+LVIS's own scale, with ``--data-root`` and ``--max-iters 2``, validated after training, and its
+``--out`` pickle evaluated offline by eval_lvis.py. What a run changes in the other leaves
+(``lvis_run_config`` of tools/analysis_tools/benchmark_lvis_train.py, by key and transform type,
+never by position): the data root, the image scale (short side 320), one epoch, no validation
+(tools/test.py follows), no dataloader workers, logging every iteration.
+
+For time, every two-stage run tests with 100 RPN proposals an image instead of 1000 (an untrained
+1203-class head scores all 1000 x 1203 boxes above LVIS's threshold of 1e-4, and multi-class NMS
+over them took about 10 s an image). The AP-fixed leaves (one per v1 family, their settings
+checked in tests/test_configs) run end to end for the EQL family (two-stage, at a cap of 400
+detections an image instead of 1000: the mask head then predicts 400 x 1203 masks) and for ATSS
+(one-stage): they share the evaluator path and differ only in the test_cfg key.
 """
 import json
 import math
@@ -32,6 +41,7 @@ FAMILIES = {
     'atss-efl': ('configs/efl/atss_r50_fpn_efl_sample1e-3-ms-2x_lvis-v1.py', 'v1', 320),
     'mmdet-losses':
     ('configs/mmdet-losses/mask-rcnn_r50_fpn_seesaw-loss_random-ms-1x_lvis-v1.py', 'v1', 320),
+    'federated': ('configs/federated/mask-rcnn_r50_fpn_fed_sample1e-3-ms-1x_lvis-v1.py', 'v1', 320),
 }
 
 
@@ -46,15 +56,40 @@ def lvis_data(tmp_path_factory):
         torch_home=torch_home)
 
 
+#: the family run the way docs/train_test.md tells a newcomer to smoke-test a leaf on own data:
+#: the leaf as it is, ``--data-root`` and ``--max-iters`` (no config written), and the
+#: ``--out`` pickle evaluated offline with eval_lvis.py
+CLI_FAMILY = 'eql-v1'
+#: the families whose AP-fixed leaf runs end to end (one two-stage, one one-stage)
+AP_FIXED_RUN = ('eql-v1', 'atss-efl')
+#: RPN proposals an image at test (the leaves: 1000)
+PROPOSALS = 100
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('family', sorted(FAMILIES))
 def test_lvis_leaf_trains_and_tests(family, lvis_data, tmp_path):
     leaf, version, short_side = FAMILIES[family]
-    cfg_path = str(tmp_path / osp.basename(leaf))
-    cfg = lvis_run_config(leaf, lvis_data[version], cfg_path, short_side)
     env = dict(os.environ, TORCH_HOME=lvis_data['torch_home'], CUDA_VISIBLE_DEVICES='')
     wd = str(tmp_path / 'work')
-    log = run(['tools/train.py', cfg_path, '--work-dir', wd], env=env)
+    if family == CLI_FAMILY:
+        cfg_path = leaf
+        cli = [
+            '--data-root', lvis_data[version], '--cfg-options',
+            f'model.test_cfg.rpn.max_per_img={PROPOSALS}'
+        ]
+        log = run(['tools/train.py', leaf, '--work-dir', wd, '--max-iters', '2', *cli], env=env)
+        ckpt_path = osp.join(wd, 'iter_2.pth')
+        from mmengine.config import Config
+        cfg = Config.fromfile(osp.join(ROOT, leaf))
+    else:
+        cfg_path = str(tmp_path / osp.basename(leaf))
+        cfg = lvis_run_config(
+            leaf, lvis_data[version], cfg_path, short_side, validate=False, proposals=PROPOSALS)
+        cli = []
+        log = run(['tools/train.py', cfg_path, '--work-dir', wd], env=env)
+        ckpt_path = osp.join(wd, 'epoch_1.pth')
+    train_log = log
     assert 'load model from: https://download.pytorch.org/models/resnet50-0676ba61.pth' in log
     losses = train_log_rows(wd)
     assert [r['iter'] for r in losses] == [1, 2], losses
@@ -62,12 +97,11 @@ def test_lvis_leaf_trains_and_tests(family, lvis_data, tmp_path):
         for k, v in r.items():
             if k.startswith('loss'):
                 assert math.isfinite(v), (k, v)
-    ckpt_path = osp.join(wd, 'epoch_1.pth')
     ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
     # the stem came from the ImageNet file (frozen, so still equal after training)
     assert torch.equal(ckpt['state_dict']['backbone.conv1.weight'], stem_marker())
     out = str(tmp_path / 'preds.pkl')
-    log = run(['tools/test.py', cfg_path, ckpt_path, '--work-dir', wd, '--out', out], env=env)
+    log = run(['tools/test.py', cfg_path, ckpt_path, '--work-dir', wd, '--out', out, *cli], env=env)
     metrics = ['bbox'] + (['segm'] if 'mask' in cfg.model.type.lower() else [])
     for m in metrics:
         for key in ('AP', 'APr', 'APc', 'APf'):
@@ -78,12 +112,20 @@ def test_lvis_leaf_trains_and_tests(family, lvis_data, tmp_path):
         preds = pickle.load(f)
     assert len(preds) == 2 and all(len(p['pred_instances']['scores']) > 0 for p in preds)
     assert osp.getsize(out) < 2 * 1_000_000, osp.getsize(out)  # under 1 MB an image
+    if family == CLI_FAMILY:
+        assert_offline_evaluation_equals_metric(lvis_data[version], out, log, metrics, tmp_path)
     fixed_leaf = leaf.replace('.py', '_ap-fixed.py')
-    if osp.isfile(osp.join(ROOT, fixed_leaf)):  # the family's AP-fixed test settings
+    if osp.isfile(osp.join(ROOT, fixed_leaf)) and family in AP_FIXED_RUN:
         fixed_cfg = str(tmp_path / osp.basename(fixed_leaf))
-        lvis_run_config(fixed_leaf, lvis_data[version], fixed_cfg, short_side)
+        fixed = lvis_run_config(
+            fixed_leaf, lvis_data[version], fixed_cfg, short_side or 320, proposals=PROPOSALS)
+        cap = []
+        if 'rcnn' in fixed.model.test_cfg:
+            assert fixed.model.test_cfg.rcnn.max_per_img == 1000
+            cap = ['--cfg-options', 'model.test_cfg.rcnn.max_per_img=400']
         out = str(tmp_path / 'preds_fixed.pkl')
-        log = run(['tools/test.py', fixed_cfg, ckpt_path, '--work-dir', wd, '--out', out], env=env)
+        log = run(
+            ['tools/test.py', fixed_cfg, ckpt_path, '--work-dir', wd, '--out', out, *cap], env=env)
         for m in metrics:
             for key in ('AP', 'APr', 'APpool', 'APpool_r', 'APpool_f'):
                 assert f'lvis/{m}_{key}:' in log, (m, key)
@@ -91,11 +133,30 @@ def test_lvis_leaf_trains_and_tests(family, lvis_data, tmp_path):
             preds = pickle.load(f)
         # more than the standard protocol's 300 detections an image reach the metric
         assert max(len(p['pred_instances']['scores']) for p in preds) > 300
-    elif version == 'v1':
+    elif version == 'v1' and not osp.isfile(osp.join(ROOT, fixed_leaf)):
         raise AssertionError(f'{family}: no AP-fixed leaf {fixed_leaf}')
     if family == 'atss-efl':
         stats = ckpt['state_dict']['bbox_head.loss_cls.grad_stats.num_updates']
         assert int(stats) == 2  # one update per iteration, not one per FPN level (5)
+    if family == 'federated':  # a set of 50 classes a step, from the LVIS v1 image counts
+        assert 'FederatedLoss: 50 classes a call (present ones first), the rest drawn by image ' \
+            'counts ** 0.5 from lvis_v1' in train_log
+
+
+def assert_offline_evaluation_equals_metric(data_root, preds_pkl, test_log, metrics, tmp_path):
+    """eval_lvis.py on the pickle of ``tools/test.py --out`` prints the numbers the test's
+    metric logged (README: test, then evaluate offline)."""
+    import re
+    gt = osp.join(data_root, 'annotations', 'lvis_v1_val.json')
+    out = run([
+        'tools/analysis_tools/eval_lvis.py', gt, preds_pkl, '--iou-type', *metrics, '--out-dir',
+        str(tmp_path / 'eval')
+    ])
+    for m in metrics:
+        logged = float(re.search(rf'lvis/{m}_AP: ([0-9.]+)', test_log).group(1))
+        row = next(line for line in out.splitlines() if line.startswith(f'{m} '))
+        assert float(row.split()[1]) == pytest.approx(100 * logged, abs=0.051), (m, row, logged)
+        assert (tmp_path / 'eval' / f'per_category_ap_{m}.json').is_file()
 
 
 @pytest.mark.slow

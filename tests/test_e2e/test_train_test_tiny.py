@@ -1,10 +1,10 @@
 """End to end on the CPU: generate the tiny preset, train the softmax baseline and EQL for a few
-iterations with tools/train.py, resume one of them, test with tools/test.py, check the outputs."""
+iterations with tools/train.py, resume EQL, test both with tools/test.py, check the outputs.
+
+(`mim train mmdet CONFIG` finding the plugin through custom_imports is proven by
+test_distributed.py's mim run with the pytorch launcher, which runs mmdet's own train.py too.)"""
 import json
 import os.path as osp
-import subprocess
-import sys
-
 import pytest
 from e2e_utils import CONFIGS, ITERS, ROOT, make_tiny, options, run  # noqa: F401
 
@@ -32,18 +32,23 @@ def test_train_resume_and_test(tiny, tmp_path, method):
         # defined (-1 means "no ground truth to score") and a fraction
         assert 0 <= final[-1][f'lvis/{key}'] <= 1, (key, final[-1][f'lvis/{key}'])
 
-    # resume from the iteration-2 checkpoint (torch.load's weights_only default) to iteration 6
-    log = run([
-        'tools/train.py', cfg, '--work-dir', wd, '--resume',
-        osp.join(wd, 'iter_2.pth'), '--cfg-options', *options(tiny, method, iters=6)
-    ])
-    assert 'resumed epoch: 0, iter: 2' in log
-    assert osp.isfile(osp.join(wd, 'iter_6.pth'))
+    last = 'iter_4.pth'
+    if method == 'eql':
+        # resume from the iteration-2 checkpoint (torch.load's weights_only default) to
+        # iteration 6 (a resume of the softmax baseline would prove nothing more: resuming is
+        # mmengine's and RNGStateHook's, proven bit-exact by test_resume_exact.py)
+        log = run([
+            'tools/train.py', cfg, '--work-dir', wd, '--resume',
+            osp.join(wd, 'iter_2.pth'), '--cfg-options', *options(tiny, method, iters=6)
+        ])
+        assert 'resumed epoch: 0, iter: 2' in log
+        assert osp.isfile(osp.join(wd, 'iter_6.pth'))
+        last = 'iter_6.pth'
 
     prefix = str(tmp_path / f'{method}_dets')
     log = run([
         'tools/test.py', cfg,
-        osp.join(wd, 'iter_6.pth'), '--work-dir', wd, '--out',
+        osp.join(wd, last), '--work-dir', wd, '--out',
         str(tmp_path / 'preds.pkl'), '--cfg-options', *options(tiny, method),
         f'test_evaluator.outfile_prefix={prefix}'
     ])
@@ -55,21 +60,3 @@ def test_train_resume_and_test(tiny, tmp_path, method):
 def glob_logs(wd):
     import glob
     return glob.glob(osp.join(wd, '*', 'vis_data', 'scalars.json'))
-
-
-@pytest.mark.slow
-def test_mim_train_finds_the_plugin(tiny, tmp_path):
-    """`mim train mmdet CONFIG` runs mmdet's own train.py; custom_imports loads mmdet_eql."""
-    mim = osp.join(osp.dirname(sys.executable), 'mim')
-    assert osp.isfile(mim), 'openmim is installed by tools/setup_env.sh'
-    opts = [o for o in options(tiny, 'eql', iters=2) if 'checkpoint' not in o]
-    res = subprocess.run([
-        mim, 'train', 'mmdet', CONFIGS['eql'], '--work-dir',
-        str(tmp_path), '--cfg-options', *opts
-    ],
-                         capture_output=True,
-                         text=True,
-                         cwd=ROOT)
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-3000:]
-    assert 'EQLLoss: lambda=0.112 protects' in out and 'lvis/bbox_APr' in out

@@ -157,6 +157,72 @@ def test_results_for_another_dataset_are_refused(lvis_sample):
         lvis_eval(lvis_sample, [], 'keypoints')
 
 
+def _det(gt, **change):
+    d = dict(
+        image_id=gt['images'][0]['id'],
+        category_id=gt['categories'][0]['id'],
+        bbox=[1.0, 2.0, 5.0, 5.0],
+        score=0.5)
+    d.update(change)
+    return d
+
+
+@pytest.mark.parametrize('change,message', [
+    (dict(bbox=[1.0, 2.0, 5.0]), r"results\[2\] has bbox \[1.0, 2.0, 5.0\]; expected 4 numbers"),
+    (dict(bbox=[0, 0, 5, 5, 1]), r'results\[2\] has bbox \[0, 0, 5, 5, 1\]; expected 4 numbers'),
+    (dict(bbox=[0, float('nan'), 5, 5]), r'results\[2\] has bbox .*expected 4 finite numbers'),
+    (dict(bbox=[0, 0, -5, 5]), r'results\[2\] has bbox .* with a negative width or height'),
+    (dict(bbox='0 0 5 5'), r"results\[2\] has bbox '0 0 5 5'; expected 4 numbers"),
+    (dict(score=float('inf')), r'results\[2\] has score inf; expected a finite number'),
+    (dict(score=float('nan')), r'results\[2\] has score nan; expected a finite number'),
+    (dict(score='high'), r"results\[2\] has score 'high'; expected a number"),
+    (dict(score=None), r'results\[2\] has score None; expected a number'),
+    (dict(category_id='1'), r"results\[2\] has category_id '1' of type str; expected an "
+     'integer id'),
+    (dict(category_id=1.0), r'results\[2\] has category_id 1.0 of type float'),
+    (dict(image_id=None), r'results\[2\] has image_id None of type NoneType'),
+    (dict(category_id=99999), r'results\[2\] has category_id 99999, which the ground truth'),
+])
+def test_malformed_detections_are_refused_by_index_and_field(lvis_sample, change, message):
+    dets = [_det(lvis_sample), _det(lvis_sample, score=0.7), _det(lvis_sample, **change)]
+    with pytest.raises(ToolError, match=message):
+        lvis_eval(lvis_sample, dets, 'bbox')
+
+
+def test_malformed_columns_and_options_are_refused(lvis_sample):
+    n = 3
+    cols = dict(
+        image_id=np.full(n, lvis_sample['images'][0]['id']),
+        category_id=np.full(n, lvis_sample['categories'][0]['id']),
+        score=np.array([0.1, 0.2, 0.3]),
+        bbox=np.ones((n, 4)))
+    lvis_eval(lvis_sample, cols, 'bbox')  # well-formed
+    bad = dict(cols, category_id=cols['category_id'].astype(float))
+    with pytest.raises(ToolError, match=r'results\[0\] has category_id .* of type float'):
+        lvis_eval(lvis_sample, bad, 'bbox')
+    bad = dict(cols, bbox=np.ones((n, 3)))
+    with pytest.raises(ToolError, match=r'results\[0\] has bbox .*expected 4 numbers'):
+        lvis_eval(lvis_sample, bad, 'bbox')
+    bbox = cols['bbox'].copy()
+    bbox[1, 3] = -1
+    with pytest.raises(ToolError, match=r'results\[1\] has bbox .* negative width or height'):
+        lvis_eval(lvis_sample, dict(cols, bbox=bbox), 'bbox')
+    score = cols['score'].copy()
+    score[2] = np.nan
+    with pytest.raises(ToolError, match=r'results\[2\] has score nan'):
+        lvis_eval(lvis_sample, dict(cols, score=score), 'bbox')
+    with pytest.raises(ToolError, match='column .image_id. has 2 rows, "score" has 3'):
+        lvis_eval(lvis_sample, dict(cols, image_id=cols['image_id'][:2]), 'bbox')
+    with pytest.raises(ToolError, match=r'results\[1\] has segmentation .*expected an RLE dict'):
+        lvis_eval(lvis_sample, dict(cols, segmentation=[{
+            'size': [1, 1],
+            'counts': ''
+        }, 'x', None]), 'segm')
+    for pooled in ('yes', 1, None):
+        with pytest.raises(ValueError, match=f'pooled must be True or False, got {pooled!r}'):
+            lvis_eval(lvis_sample, cols, 'bbox', pooled=pooled)
+
+
 def test_images_without_annotations_or_negative_list(lvis_sample):
     """faster-coco-eval's segm path crashed on such images; lvis-api needs the key."""
     gt = copy.deepcopy(lvis_sample)

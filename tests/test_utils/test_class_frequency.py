@@ -87,30 +87,22 @@ def test_presets_match_shipped_denominators():
     (lambda a: a['annotations'].append(dict(id=99, image_id=1, category_id=5)),
      'unknown category ids'),
 ])
-def test_tool_rejects_malformed_files(tmp_path, mutate, message):
+def test_tool_rejects_malformed_files(tmp_path, mutate, message, run_tool):
     ann = small_fixture()
     mutate(ann)
     path = tmp_path / 'bad.json'
     path.write_text(json.dumps(ann))
-    res = subprocess.run(
-        [sys.executable, TOOL, str(path), '--out',
-         str(tmp_path / 'o.json')],
-        capture_output=True,
-        text=True)
+    res = run_tool(TOOL, str(path), '--out', str(tmp_path / 'o.json'))  # in-process main
     assert res.returncode == 2
     assert message in res.stderr and 'Traceback' not in res.stderr
 
 
-def test_tool_reports_missing_and_empty_files(tmp_path):
+def test_tool_reports_missing_and_empty_files(tmp_path, run_tool):
     for path, message in ((tmp_path / 'nope.json', 'does not exist'), (tmp_path / 'empty.json',
                                                                        'is empty')):
         if 'empty' in str(path):
             path.write_text('')
-        res = subprocess.run(
-            [sys.executable, TOOL,
-             str(path), '--out', str(tmp_path / 'o.json')],
-            capture_output=True,
-            text=True)
+        res = run_tool(TOOL, str(path), '--out', str(tmp_path / 'o.json'))  # in-process main
         assert res.returncode == 2 and message in res.stderr
 
 

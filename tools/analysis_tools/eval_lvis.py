@@ -7,10 +7,13 @@
 --dets-per-cat best detections over the dataset; --pooled adds AP-pool (one precision/recall
 curve over all categories, and one per frequency group). Several protocols print side by side.
 
-RESULTS is a results JSON (a list of detections) or the ``outfile_prefix`` of mmdet's LVIS metric
-(PREFIX.bbox.json / PREFIX.segm.json). Prints the summary table; with --out-dir, writes
-per_category_ap_{iou}.json and a plot of per-category AP against training image count (the
-``image_count`` of GT's categories, or --class-freq), coloured by frequency group.
+RESULTS is a results JSON (a list of detections), the ``outfile_prefix`` of mmdet's LVIS metric
+(PREFIX.bbox.json / PREFIX.segm.json), or the pickle ``tools/test.py CONFIG CKPT --out
+preds.pkl`` writes (converted here: labels to GT's category ids in sorted order, as mmdet's LVIS
+datasets number them; boxes to x, y, w, h). Prints the summary table; with --out-dir, writes
+per_category_ap_{iou}[_fixed].json and a plot of per-category AP against training image count of
+the same name (.png; the ``image_count`` of GT's categories, or --class-freq), coloured by
+frequency group.
 """
 import argparse
 import os
@@ -56,6 +59,41 @@ def results_file(results: str, iou: str) -> str:
     raise ToolError(f'results {results!r} is neither a file nor a prefix of {candidate!r}')
 
 
+def is_pickle(path: str) -> bool:
+    """Whether ``path`` starts as a pickle does (protocol 2 and later: byte 0x80)."""
+    with open(path, 'rb') as f:
+        return f.read(1) == b'\x80'
+
+
+def load_results(path: str, gt: dict, iou: str, dumped: dict):
+    """The detections of ``path`` for ``iou``: a results JSON as it is, or the predictions pickle
+    of tools/test.py --out as columns (read once, kept in ``dumped``), its labels numbered as
+    mmdet's LVIS datasets number them: the ground truth's categories in file order."""
+    if not is_pickle(path):
+        try:
+            return load_json(path, what='results file')
+        except ToolError as e:
+            raise ToolError(f'{e}. RESULTS is a results JSON (tools/test.py CONFIG CHECKPOINT '
+                            '--cfg-options test_evaluator.outfile_prefix=PREFIX writes '
+                            'PREFIX.bbox.json), its PREFIX, or the pickle of tools/test.py '
+                            '--out preds.pkl') from None
+    from mmdet_eql.evaluation.metrics.compact_dump import load_dumped_predictions
+    from mmdet_eql.evaluation.metrics.fast_lvis_metric import predictions_to_columns
+    if path not in dumped:
+        dumped[path] = load_dumped_predictions(path)
+    preds = dumped[path]
+    if iou == 'segm' and any('masks' not in p for p in preds):
+        raise ToolError(f'{path}: segm evaluation needs masks in the predictions (a model with '
+                        'a mask head)')
+    labels = [p['labels'] for p in preds]
+    num_cats = len(gt['categories'])
+    top = max((int(x.max()) for x in labels if len(x)), default=-1)
+    if top >= num_cats:
+        raise ToolError(f'{path}: predicted label {top} needs at least {top + 1} categories, the '
+                        f'ground truth has {num_cats}: are the predictions for another dataset?')
+    return predictions_to_columns(preds, [c['id'] for c in gt['categories']], iou)
+
+
 @tool_main
 def main(argv=None) -> int:
     args = parse_args(argv)
@@ -70,31 +108,35 @@ def main(argv=None) -> int:
     gt = load_json(args.gt, what='ground-truth file')
     if not isinstance(gt, dict) or 'categories' not in gt:
         raise ToolError(f'{args.gt!r} is not an LVIS annotation file (no "categories")')
-    summaries = {}
+    summaries, stems, dumped = {}, {}, {}
     for iou in args.iou_type:
         path = results_file(args.results, iou)
+        results = load_results(path, gt, iou, dumped)
         for protocol in args.protocol:
             t0 = time.perf_counter()
             res = evaluation.lvis_eval(
                 gt,
-                path,
+                results,
                 iou,
                 per_category=True,
                 gt_name=args.gt,
+                results_name=path,
                 protocol=protocol,
                 dets_per_cat=args.dets_per_cat,
                 pooled=args.pooled)
             name = iou if len(args.protocol) == 1 else f'{iou} {protocol}'
             print(f'{name}: evaluated {path} in {time.perf_counter() - t0:.1f} s')
             summaries[name] = res
+            # one name for the JSON and the plot of a summary: per_category_ap_bbox[_fixed]
+            stems[name] = f'per_category_ap_{iou}' + (''
+                                                      if protocol == 'standard' else f'_{protocol}')
             if args.out_dir:
                 names = {c['id']: c['name'] for c in gt['categories']}
-                suffix = '' if protocol == 'standard' else f'_{protocol}'
                 write_json(
                     {
                         str(c): dict(name=names[c], AP=ap)
                         for c, ap in res['per_category'].items()
-                    }, osp.join(args.out_dir, f'per_category_ap_{iou}{suffix}.json'))
+                    }, osp.join(args.out_dir, stems[name] + '.json'))
     keys = evaluation.summary_keys('standard', pooled=args.pooled)
     if args.protocol == ['fixed']:
         keys = evaluation.summary_keys('fixed', pooled=args.pooled)
@@ -111,7 +153,7 @@ def main(argv=None) -> int:
             print('note: no training image counts (give --class-freq); no plot written')
         else:
             for name, res in summaries.items():
-                out = osp.join(args.out_dir, f'per_category_ap_{name.replace(" ", "_")}.png')
+                out = osp.join(args.out_dir, stems[name] + '.png')
                 plot_per_category_ap({name: res['per_category']},
                                      counts,
                                      groups,

@@ -1,34 +1,94 @@
 """Checks, before training and testing, that class frequencies belong to the dataset in use."""
+import logging
+from typing import List, Optional
+
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
+
+from mmdet_eql.utils.class_frequency import ClassFrequency, check_class_names
 
 
-def _dataset_classes(dataloader):
+def _dataset_classes(dataloader) -> Optional[List[str]]:
     dataset = getattr(dataloader, 'dataset', None)
     meta = getattr(dataset, 'metainfo', None) or {}
     classes = meta.get('classes')
     return list(classes) if classes else None
 
 
+def check_model_class_freq(model, classes: Optional[List[str]], where: str = 'dataset') -> dict:
+    """Compares the class frequencies of every module of ``model`` that holds them (a
+    ``class_freq`` attribute: the frequency-aware head, EQLLoss on any head, every loss that takes
+    frequencies) with the dataset's ``classes``.
+
+    Raises:
+        ValueError: a module's frequencies name other categories than the dataset (the first
+            differing name), or have another number of categories.
+
+    Returns:
+        dict: ``checked`` (module names whose frequencies' names were compared) and
+        ``unchecked`` (module name -> why its frequencies could not be compared by name).
+    """
+    checked, unchecked = [], {}
+    for name, module in model.named_modules():
+        cf = getattr(module, 'class_freq', None)
+        if not isinstance(cf, ClassFrequency):
+            continue
+        label = f'{name or "model"} ({type(module).__name__})'
+        if classes is None:
+            unchecked[label] = f'the {where} declares no class names'
+            continue
+        try:
+            check_class_names(cf, classes)
+        except ValueError as e:
+            raise ValueError(f'{label}: {e}') from None
+        if cf.names is None or any(n is None for n in cf.names):
+            if len(cf) != len(classes):
+                raise ValueError(f'{label}: class frequencies from {cf.source} have {len(cf)} '
+                                 f'entries but the {where} has {len(classes)} classes')
+            unchecked[label] = (f'frequencies from {cf.source} carry no category names (only '
+                                'their number was checked); give a JSON made by '
+                                'tools/analysis_tools/class_frequency.py or a preset')
+        else:
+            checked.append(label)
+    return dict(checked=checked, unchecked=unchecked)
+
+
 @HOOKS.register_module()
 class ClassFreqCheckHook(Hook):
-    """Compares every frequency-aware head's category names with the dataset's classes.
+    """Compares the category names of every component's class frequencies with the dataset's
+    classes, before training and before testing.
 
-    Catches, for example, an LVIS v0.5 frequency file used to train on LVIS v1: the run stops at
-    the start with the first differing name instead of training with wrong frequencies.
+    Every module holding a ``class_freq`` is checked: the frequency-aware head, ``EQLLoss`` on
+    mmdet's plain head, and every loss that takes frequencies. Catches, for example, an LVIS
+    v0.5 frequency file used to train on LVIS v1: the run stops at the start with the module and
+    the first differing name instead of training with wrong frequencies. Frequencies given as a
+    bare list of numbers carry no names: their number is checked and the hook says, as a warning,
+    which modules it could not check by name.
     """
     priority = 'VERY_HIGH'
 
-    def _check(self, runner, dataloader) -> None:
+    def _check(self, runner, dataloader, phase: str) -> None:
         classes = _dataset_classes(dataloader)
-        if classes is None:
-            return
-        for module in runner.model.modules():
-            if hasattr(module, 'check_class_names') and hasattr(module, 'class_freq'):
-                module.check_class_names(classes)
+        result = check_model_class_freq(runner.model, classes, where=f'{phase} dataset')
+        if result['checked']:
+            print_log(
+                f'ClassFreqCheckHook: the class frequencies of {", ".join(result["checked"])} '
+                f'match the {phase} dataset\'s {len(classes)} class names',
+                logger='current')
+        for label, why in result['unchecked'].items():
+            print_log(
+                f'ClassFreqCheckHook: NOT checked by name: {label}: {why}',
+                logger='current',
+                level=logging.WARNING)
+        if not result['checked'] and not result['unchecked']:
+            print_log(
+                'ClassFreqCheckHook: no module of the model holds class frequencies; '
+                'nothing to check',
+                logger='current')
 
     def before_train(self, runner) -> None:
-        self._check(runner, runner.train_loop.dataloader)
+        self._check(runner, runner.train_loop.dataloader, 'train')
 
     def before_test(self, runner) -> None:
-        self._check(runner, runner.test_loop.dataloader)
+        self._check(runner, runner.test_loop.dataloader, 'test')

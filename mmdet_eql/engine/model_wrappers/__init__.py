@@ -1,3 +1,4 @@
-from .distributed import DeviceAwareDistributedDataParallel, enable_cpu_distributed
+from .distributed import (DeviceAwareDistributedDataParallel, cpu_model_wrapper_cfg,
+                          enable_cpu_distributed)
 
-__all__ = ['DeviceAwareDistributedDataParallel', 'enable_cpu_distributed']
+__all__ = ['DeviceAwareDistributedDataParallel', 'cpu_model_wrapper_cfg', 'enable_cpu_distributed']

@@ -7,15 +7,18 @@ backend (nccl by default, which needs GPUs), and the runner wraps the model with
 CUDA:
 
 * the model wrapper is chosen by a config key mmengine has for it:
-  ``model_wrapper_cfg = dict(type='DeviceAwareDistributedDataParallel', ...)`` (the benchmark's
-  configs set it), which gives DDP ``device_ids=None`` for a CPU module and is mmengine's wrapper
-  otherwise;
+  ``model_wrapper_cfg = dict(type='DeviceAwareDistributedDataParallel', ...)``, which gives DDP
+  ``device_ids=None`` for a CPU module and is mmengine's wrapper otherwise. The benchmark's
+  configs set it; ``tools/train.py`` and ``tools/test.py`` set it on a machine without CUDA when
+  a multi-process config leaves it unset or names mmengine's wrapper
+  (:func:`cpu_model_wrapper_cfg`), so any LVIS leaf runs with ``tools/dist_train.sh`` there;
 * the process-group initialisation has no config key, so :func:`enable_cpu_distributed` (applied
   when mmdet_eql is imported, on a machine without CUDA only) replaces mmengine's two launcher
   functions: gloo instead of nccl, the same environment variables (torchrun's RANK / WORLD_SIZE /
   MASTER_ADDR / MASTER_PORT, or Slurm's SLURM_PROCID / SLURM_NTASKS / SLURM_NODELIST /
   SLURM_LOCALID). With CUDA nothing is changed.
 """
+import inspect
 import os
 import subprocess
 
@@ -24,19 +27,61 @@ import torch.distributed as torch_dist
 from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
+from torch.nn.parallel import DistributedDataParallel
+
+#: the name torch gives the flag that syncs buffers in every forward: ``forward_sync_buffers``
+#: since torch 2.13 (``broadcast_buffers`` is deprecated there and warns), else
+#: ``broadcast_buffers``
+BUFFER_SYNC_FLAG = ('forward_sync_buffers' if 'forward_sync_buffers' in inspect.signature(
+    DistributedDataParallel.__init__).parameters else 'broadcast_buffers')
 
 
 @MODEL_WRAPPERS.register_module()
 class DeviceAwareDistributedDataParallel(MMDistributedDataParallel):
     """mmengine's ``MMDistributedDataParallel`` that also wraps a model on the CPU (then
-    ``device_ids=None``, what torch's DDP expects there); otherwise mmengine's wrapper."""
+    ``device_ids=None``, what torch's DDP expects there); otherwise mmengine's wrapper.
+
+    Buffers are not re-synced in every forward unless a config asks (mmengine's own default,
+    ``broadcast_buffers=False``), under the flag's current name (:data:`BUFFER_SYNC_FLAG`), so
+    torch 2.13 does not warn of the deprecated one."""
 
     def __init__(self, module, detect_anomalous_params: bool = False, **kwargs):
         first = next(module.parameters(), None)
         if first is not None and first.device.type == 'cpu':
             kwargs['device_ids'] = None
             kwargs.pop('output_device', None)
+        if 'broadcast_buffers' not in kwargs and 'forward_sync_buffers' not in kwargs:
+            kwargs[BUFFER_SYNC_FLAG] = False
         super().__init__(module, detect_anomalous_params=detect_anomalous_params, **kwargs)
+
+
+def cpu_model_wrapper_cfg(cfg, cuda_available=None) -> bool:
+    """On a machine without CUDA, a multi-process ``cfg`` (launcher other than 'none') whose
+    ``model_wrapper_cfg`` is unset or names mmengine's ``MMDistributedDataParallel`` gets
+    :class:`DeviceAwareDistributedDataParallel` (the same wrapper, which accepts a CPU module);
+    mmengine would give torch's DDP ``device_ids=[LOCAL_RANK]`` and fail. Said in the log.
+
+    Returns:
+        bool: whether the config was changed.
+    """
+    if cuda_available is None:
+        cuda_available = torch.cuda.is_available()
+    if cuda_available or cfg.get('launcher', 'none') == 'none':
+        return False
+    wrapper = cfg.get('model_wrapper_cfg')
+    if wrapper is None:
+        cfg.model_wrapper_cfg = dict(
+            type='DeviceAwareDistributedDataParallel',
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    elif wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
+        wrapper.type = 'DeviceAwareDistributedDataParallel'
+    else:
+        return False
+    print_log(
+        'mmdet_eql: no CUDA on this machine: model_wrapper_cfg type '
+        'DeviceAwareDistributedDataParallel (mmengine\'s DDP wrapper, for a CPU model)',
+        logger='current')
+    return True
 
 
 def _cpu_backend(backend: str) -> str:

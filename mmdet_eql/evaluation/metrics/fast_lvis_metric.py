@@ -16,6 +16,32 @@ from mmdet_eql.evaluation.lvis_eval import (PROTOCOLS, lvis_eval, summary_keys, 
 from mmdet_eql.utils.io import load_json
 
 
+def predictions_to_columns(preds: List[dict], cat_ids: Sequence[int], iou_type: str) -> dict:
+    """mmdet's per-image predictions (img_id; bboxes x1, y1, x2, y2, scores, labels, and masks as
+    RLE with mask_scores for segm; NumPy arrays) as :func:`lvis_eval`'s columns: label k is the
+    category ``cat_ids[k]``, boxes x, y, w, h as mmdet's results2json writes them (float32
+    values, width and height subtracted in float64)."""
+    if not preds:
+        return dict(image_id=[], category_id=[], score=[], bbox=np.zeros((0, 4)))
+    cat_ids = np.asarray(cat_ids)
+    boxes = np.concatenate([p['bboxes'] for p in preds]).astype(np.float64).reshape(-1, 4)
+    boxes[:, 2:] -= boxes[:, :2]
+    cols = dict(
+        image_id=np.concatenate(
+            [np.full(len(p['labels']), p['img_id'], dtype=np.int64) for p in preds]),
+        category_id=cat_ids[np.concatenate([p['labels'] for p in preds]).astype(np.int64)],
+        score=np.concatenate([
+            p.get('mask_scores', p['scores']) if iou_type == 'segm' else p['scores'] for p in preds
+        ]).astype(np.float64),
+        bbox=boxes)
+    if iou_type == 'segm':
+        cols['segmentation'] = [
+            m if isinstance(m['counts'], str) else dict(m, counts=m['counts'].decode())
+            for p in preds for m in p['masks']
+        ]
+    return cols
+
+
 @METRICS.register_module()
 class FastLVISMetric(LVISMetric):
     """A drop-in replacement for mmdet's ``LVISMetric`` (same arguments and metric names, e.g.
@@ -87,28 +113,7 @@ class FastLVISMetric(LVISMetric):
         self._dets_held = self._dets_after_cut = int(keep.sum())
 
     def _columns(self, preds: List[dict], iou_type: str) -> dict:
-        """The predictions as lvis_eval's columns (boxes x, y, w, h as mmdet's results2json
-        writes them: float32 values, width and height subtracted in float64)."""
-        if not preds:
-            return dict(image_id=[], category_id=[], score=[], bbox=np.zeros((0, 4)))
-        cat_ids = np.asarray(self.cat_ids)
-        boxes = np.concatenate([p['bboxes'] for p in preds]).astype(np.float64).reshape(-1, 4)
-        boxes[:, 2:] -= boxes[:, :2]
-        cols = dict(
-            image_id=np.concatenate(
-                [np.full(len(p['labels']), p['img_id'], dtype=np.int64) for p in preds]),
-            category_id=cat_ids[np.concatenate([p['labels'] for p in preds]).astype(np.int64)],
-            score=np.concatenate([
-                p.get('mask_scores', p['scores']) if iou_type == 'segm' else p['scores']
-                for p in preds
-            ]).astype(np.float64),
-            bbox=boxes)
-        if iou_type == 'segm':
-            cols['segmentation'] = [
-                m if isinstance(m['counts'], str) else dict(m, counts=m['counts'].decode())
-                for p in preds for m in p['masks']
-            ]
-        return cols
+        return predictions_to_columns(preds, self.cat_ids, iou_type)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         if any(m in ('proposal', 'proposal_fast') for m in self.metrics):
@@ -166,4 +171,4 @@ class FastLVISMetric(LVISMetric):
         return eval_results
 
 
-__all__ = ['FastLVISMetric']
+__all__ = ['FastLVISMetric', 'predictions_to_columns']

@@ -4,7 +4,7 @@ Shapes: N = RoIs in the batch, C = foreground classes; label C means background.
 has C outputs (no background logit): a background RoI is one whose C sigmoid targets are all 0.
 """
 import logging
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -14,12 +14,27 @@ from mmdet.registry import MODELS
 from mmengine.logging import print_log
 from torch import Tensor
 
-from mmdet_eql.utils.class_frequency import (ClassFrequency, check_num_classes, resolve_class_freq,
-                                             summarize_protection)
-from .utils import check_finite_and_labels, check_loss_args, roi_accuracy
+from mmdet_eql.utils.class_frequency import (ClassFrequency, check_num_classes, load_preset,
+                                             resolve_class_freq, summarize_protection)
+from .utils import CWideSigmoidHeadMixin, check_finite_and_labels, check_loss_args
 
 # softplus(x) is computed as x above this threshold; exp(-40) is below float64's resolution of x.
 _SOFTPLUS_THRESHOLD = 40.0
+
+#: lambda of the EQLv2 authors' EQL runs on LVIS v1 (their configs; EQL_NOTES.md)
+AUTHORS_V1_LAMBDA = 0.0011
+
+
+def is_lvis_v1(cf: ClassFrequency) -> bool:
+    """Whether ``cf`` holds LVIS v1's train statistics: the 'lvis_v1' preset, or a file with the
+    preset's category ids and image counts (tools/analysis_tools/class_frequency.py on LVIS v1
+    train)."""
+    if cf.source == 'lvis_v1':
+        return True
+    if cf.ids is None or cf.image_counts is None or len(cf) != 1203:
+        return False
+    v1 = load_preset('lvis_v1')
+    return cf.ids == v1.ids and cf.image_counts == v1.image_counts
 
 
 def protection_notes(cf: ClassFrequency, lambda_: float) -> List[Tuple[int, str]]:
@@ -37,11 +52,15 @@ def protection_notes(cf: ClassFrequency, lambda_: float) -> List[Tuple[int, str]
         if cf.image_counts is not None:
             c = [n for n, g, m in zip(cf.image_counts, cf.groups, mask) if g == 'f' and m]
             counts = f' ({min(c)}-{max(c)} train images)'
-        out.append((logging.INFO, f'lambda={lambda_:g} also protects {n_freq} classes that LVIS '
-                    f'calls frequent{counts}: f_j < lambda cuts by the share of images, LVIS\'s '
-                    'groups by "more than 100 images"; for lambda=0.0011 on LVIS v1 this is the '
-                    'EQLv2 authors\' own EQL setting (the EQL paper finds protecting many '
-                    'frequent classes hurts them)'))
+        msg = (f'lambda={lambda_:g} also protects {n_freq} classes that LVIS calls frequent'
+               f'{counts}: f_j < lambda cuts by the share of images, LVIS\'s groups by "more '
+               'than 100 images"')
+        if lambda_ == AUTHORS_V1_LAMBDA and is_lvis_v1(cf):
+            msg += ('; this is the EQLv2 authors\' own EQL setting for LVIS v1 (lambda=0.0011), '
+                    'although the EQL paper finds protecting many frequent classes hurts them')
+        else:
+            msg += ' (the EQL paper finds protecting many frequent classes hurts them)'
+        out.append((logging.INFO, msg))
     return out
 
 
@@ -113,7 +132,7 @@ def eql_per_roi(logits: Tensor, labels: Tensor, tail: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class EQLLoss(nn.Module):
+class EQLLoss(CWideSigmoidHeadMixin, nn.Module):
     """Equalization Loss, Tan et al., CVPR 2020 (https://arxiv.org/abs/2003.05176).
 
     Sigmoid cross-entropy over C foreground logits in which, for foreground RoIs, the negative
@@ -184,21 +203,6 @@ class EQLLoss(nn.Module):
             if msg not in _SAID:
                 _SAID.add(msg)
                 print_log(f'EQLLoss: {msg}', logger='current', level=level)
-
-    def get_cls_channels(self, num_classes: int) -> int:
-        """EQL's classifier has one output per foreground class (no background logit)."""
-        assert num_classes == self.num_classes
-        return num_classes
-
-    def get_activation(self, cls_score: Tensor) -> Tensor:
-        """(N, C) logits -> (N, C + 1) scores: sigmoid, then a zero background column."""
-        scores = torch.sigmoid(cls_score)
-        return torch.cat([scores, scores.new_zeros(scores.size(0), 1)], dim=1)
-
-    def get_accuracy(self, cls_score: Tensor, labels: Tensor) -> Dict[str, Tensor]:
-        """Accuracy (%) of argmax-over-classes on foreground RoIs, and of score >= 0.5 as the
-        foreground/background decision over all RoIs."""
-        return roi_accuracy(cls_score, cls_score.max(1).values >= 0, labels)  # sigmoid >= 0.5
 
     def forward(self,
                 cls_score: Tensor,

@@ -60,3 +60,27 @@ def roi_accuracy(class_logits: Tensor, is_fg_pred: Tensor, labels: Tensor) -> di
     acc_objectness = (is_fg_pred == fg).float().mean() * 100.0 if labels.numel() else \
         class_logits.new_zeros(())
     return dict(acc_cls=acc_cls, acc_objectness=acc_objectness)
+
+
+class CWideSigmoidHeadMixin:
+    """What mmdet's bbox head asks of a sigmoid loss whose classifier has C outputs and no
+    background logit (EQL, the federated loss): C channels, scores with a zero background column
+    appended, and accuracy of argmax on foreground RoIs plus the score >= 0.5 foreground
+    decision. Set ``custom_cls_channels``, ``custom_activation`` and ``custom_accuracy`` True."""
+
+    num_classes: int
+
+    def get_cls_channels(self, num_classes: int) -> int:
+        """One output per foreground class (no background logit)."""
+        assert num_classes == self.num_classes
+        return num_classes
+
+    def get_activation(self, cls_score: Tensor) -> Tensor:
+        """(N, C) logits -> (N, C + 1) scores: sigmoid, then a zero background column."""
+        scores = torch.sigmoid(cls_score)
+        return torch.cat([scores, scores.new_zeros(scores.size(0), 1)], dim=1)
+
+    def get_accuracy(self, cls_score: Tensor, labels: Tensor) -> dict:
+        """Accuracy (%) of argmax-over-classes on foreground RoIs, and of score >= 0.5 as the
+        foreground/background decision over all RoIs."""
+        return roi_accuracy(cls_score, cls_score.max(1).values >= 0, labels)  # sigmoid >= 0.5

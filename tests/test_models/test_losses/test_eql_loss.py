@@ -193,6 +193,29 @@ def test_lambda_notes():
     assert protection_notes(v1, 0.0) == []  # lambda = 0: the sigmoid baseline, on purpose
 
 
+def test_authors_setting_is_named_only_for_their_lambda_on_lvis_v1():
+    """The note names the EQLv2 authors' setting for lambda = 0.0011 on LVIS v1 only (it used
+    to say so whatever lambda and dataset were)."""
+    import dataclasses
+
+    from mmdet_eql.models.losses.eql_loss import protection_notes
+    from mmdet_eql.utils.class_frequency import load_preset
+    v1 = load_preset('lvis_v1')
+    authors = "the EQLv2 authors' own EQL setting for LVIS v1"
+    (_, msg), = protection_notes(v1, 0.0011)
+    assert authors in msg
+    # the same statistics from a file (class_frequency.py on LVIS v1 train) are LVIS v1 too
+    (_, msg), = protection_notes(dataclasses.replace(v1, source='lvis_v1_train_freq.json'), 0.0011)
+    assert authors in msg
+    (_, msg), = protection_notes(v1, 0.00177)  # another lambda on LVIS v1
+    assert msg.startswith('lambda=0.00177 also protects') and authors not in msg
+    # another dataset with the same names but other counts, at the authors' lambda
+    other = dataclasses.replace(
+        v1, source='other.json', image_counts=[n + 1 for n in v1.image_counts])
+    (_, msg), = protection_notes(other, 0.0011)
+    assert 'also protects' in msg and authors not in msg
+
+
 def test_lambda_note_is_logged_once_per_process(capsys):
     from mmengine.logging import MMLogger
     MMLogger.get_instance('eql_once_test')

@@ -1,0 +1,76 @@
+"""Pointing a config at a data root and shortening its schedule, by key, for a smoke run of any
+leaf (``tools/train.py --data-root DIR --max-iters N``, ``tools/test.py --data-root DIR``).
+
+Datasets are found by key, not position: a wrapper (mmdet's ``ClassBalancedDataset``, the RFS of
+the ``sample1e-3`` leaves) is followed down to the dataset that has ``ann_file``.
+"""
+import os.path as osp
+from typing import Iterator, Tuple
+
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+EVALUATORS = (('val_evaluator', 'val_dataloader'), ('test_evaluator', 'test_dataloader'))
+
+
+def inner_dataset(loader_cfg):
+    """The dataset config of a dataloader config, inside any wrapper datasets."""
+    ds = loader_cfg.dataset
+    while 'dataset' in ds and 'ann_file' not in ds:  # e.g. ClassBalancedDataset
+        ds = ds.dataset
+    return ds
+
+
+def _evaluators(cfg, key) -> Iterator:
+    ev = cfg.get(key)
+    if ev is None:
+        return iter(())
+    return iter(ev if isinstance(ev, (list, tuple)) else [ev])
+
+
+def set_data_root(cfg, data_root: str) -> Tuple[str, ...]:
+    """Points every dataloader's dataset (inside wrappers) at ``data_root`` and every evaluator
+    that reads an annotation file at its dataloader's file under ``data_root``.
+
+    Raises:
+        FileNotFoundError: ``data_root`` or an annotation file a dataset needs is missing (the
+            message names the dataloader and the path).
+
+    Returns:
+        tuple: the annotation files the config now reads.
+    """
+    if not osp.isdir(data_root):
+        raise FileNotFoundError(f'--data-root {data_root!r} is not a directory')
+    data_root = osp.join(data_root, '')  # mmdet joins data_root + ann_file
+    files = []
+    for loader in LOADERS:
+        if cfg.get(loader) is None:
+            continue
+        ds = inner_dataset(cfg[loader])
+        ds.data_root = data_root
+        ann = osp.join(data_root, ds.ann_file)
+        if not osp.isfile(ann):
+            raise FileNotFoundError(f'{loader}: the annotation file {ds.ann_file!r} is not under '
+                                    f'--data-root {data_root!r} (expected {ann})')
+        files.append(ann)
+    for ev_key, loader in EVALUATORS:
+        for ev in _evaluators(cfg, ev_key):
+            if 'ann_file' in ev and cfg.get(loader) is not None:
+                ev.ann_file = osp.join(data_root, inner_dataset(cfg[loader]).ann_file)
+    return tuple(files)
+
+
+def set_max_iters(cfg, max_iters: int) -> None:
+    """Trains ``max_iters`` iterations, then validates and saves a checkpoint once: an
+    iteration-based loop (``IterBasedTrainLoop``) in place of the leaf's epochs, checkpoints and
+    logs counted in iterations, about 20 log lines over the run (every iteration up to 20
+    iterations; never less often than the leaf logs). The learning rate schedule is the leaf's
+    (its warm-up counts iterations; epoch milestones are not reached)."""
+    if not isinstance(max_iters, int) or max_iters < 1:
+        raise ValueError(f'--max-iters must be a positive integer, got {max_iters!r}')
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+    hooks = cfg.get('default_hooks', {})
+    if 'checkpoint' in hooks:
+        hooks.checkpoint.by_epoch = False
+        hooks.checkpoint.interval = max_iters
+    if 'logger' in hooks:
+        hooks.logger.interval = min(hooks.logger.get('interval', 50), max(1, max_iters // 20))
+    cfg.log_processor = dict(cfg.get('log_processor', {}), by_epoch=False)
