@@ -74,8 +74,8 @@ def test_demo_runs_end_to_end(tmp_path):
     assert 'data_seed (0 -> 1), the annotation files' in res.stderr, res.stderr
     # --retrain trains the new definition in place, here two runs at once (--jobs 2: each logs to
     # its work dir; the results are reported as sequential ones)
-    res = demo(tmp_path, '--retrain', '--jobs', '2', '--seeds', '0', '1', iters='3',
-               methods=('eql', ))
+    res = demo(
+        tmp_path, '--retrain', '--jobs', '2', '--seeds', '0', '1', iters='3', methods=('eql', ))
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert 'training eql (seed 0)' in res.stdout and 'training eql (seed 1)' in res.stdout
     assert '| EQL, rare+common | 0,1 |' in res.stdout
@@ -91,7 +91,14 @@ def test_demo_runs_end_to_end(tmp_path):
     assert res.returncode == 0 and '| EQL, rare+common | 0 |' in res.stdout, res.stderr[-2000:]
     # parallel mode reuses finished runs too
     res = demo(
-        tmp_path, '--jobs', '2', '--seeds', '0', '1', iters='3', methods=('eql', ),
+        tmp_path,
+        '--jobs',
+        '2',
+        '--seeds',
+        '0',
+        '1',
+        iters='3',
+        methods=('eql', ),
         data='data_moved')
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert 'eql seed 0: done earlier' in res.stdout and 'eql seed 1: done earlier' in res.stdout

@@ -5,6 +5,7 @@ iterations with tools/train.py, resume EQL, test both with tools/test.py, check 
 test_distributed.py's mim run with the pytorch launcher, which runs mmdet's own train.py too.)"""
 import json
 import os.path as osp
+
 import pytest
 from e2e_utils import CONFIGS, ITERS, ROOT, make_tiny, options, run  # noqa: F401
 

@@ -2,6 +2,7 @@
 
     python tools/misc/make_lvis_format_data.py OUT_DIR [--version v1] [--train 100] [--val 20]
                                               [--objects 12.7] [--seed 0]
+                                              [--stand-in-weights TORCH_HOME]
 
 For running the real LVIS configs without LVIS: the annotation files go where mmdet's LVIS
 configs expect them (``OUT_DIR/annotations/lvis_v1_{train,val}.json`` or
@@ -140,6 +141,38 @@ def make_lvis_format(out_dir: str,
     return out_dir.rstrip('/') + '/'
 
 
+#: the files the LVIS leaves name (torchvision's IMAGENET1K_V1 ResNets)
+IMAGENET_FILES = ('resnet50-0676ba61.pth', 'resnet101-63fe2227.pth')
+
+
+def stem_marker():
+    """The (64, 3, 7, 7) stem weight the stand-in ResNet files hold (a fixed random draw)."""
+    import torch
+    g = torch.Generator().manual_seed(1234)
+    return torch.randn(64, 3, 7, 7, generator=g) * 0.05
+
+
+def write_stand_in_weights(torch_home: str) -> list:
+    """Writes stand-ins of the ImageNet ResNet files the LVIS leaves name into
+    ``torch_home``/hub/checkpoints/, where mmengine reads them instead of downloading: a partial
+    state dict (the stem convolution and its batch norm), for trying the LVIS path offline. NOT
+    ImageNet weights: a detector started from them learns from scratch. Returns the paths."""
+    import torch
+    state = {
+        'conv1.weight': stem_marker(),
+        'bn1.weight': torch.ones(64),
+        'bn1.bias': torch.zeros(64),
+        'bn1.running_mean': torch.zeros(64),
+        'bn1.running_var': torch.ones(64),
+    }
+    ckpt_dir = osp.join(torch_home, 'hub', 'checkpoints')
+    os.makedirs(ckpt_dir, exist_ok=True)
+    paths = [osp.join(ckpt_dir, name) for name in IMAGENET_FILES]
+    for path in paths:
+        torch.save(state, path)
+    return paths
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('out_dir')
@@ -148,6 +181,12 @@ def main(argv=None) -> int:
     parser.add_argument('--val', type=int, default=20, help='val images')
     parser.add_argument('--objects', type=float, default=12.7, help='mean objects per image')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--stand-in-weights',
+        metavar='TORCH_HOME',
+        help='also write stand-ins (NOT ImageNet weights: the stem only) of the ResNet files the '
+        'LVIS leaves name into TORCH_HOME/hub/checkpoints/, to try the LVIS path offline; run '
+        'with TORCH_HOME=TORCH_HOME')
     args = parser.parse_args(argv)
     for n, what in ((args.train, '--train'), (args.val, '--val')):
         if n < 1:
@@ -155,6 +194,9 @@ def main(argv=None) -> int:
     root = make_lvis_format(
         args.out_dir, args.version, args.train, args.val, args.objects, args.seed, progress=True)
     print(f'wrote {root} (data_root={root})')
+    if args.stand_in_weights:
+        for path in write_stand_in_weights(args.stand_in_weights):
+            print(f'wrote a stand-in (not ImageNet weights) {path}')
     return 0
 
 
