@@ -14,16 +14,29 @@ NO_WORKERS = [
     'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False'
 ]
 
+RUNNER = osp.join(ROOT, 'tools', 'misc', 'run_longtail_demo.py')
 
-def demo(tmp_path, *extra, data='data', iters='2', methods=('softmax', 'eql'), options=()):
-    cmd = [
-        sys.executable,
-        osp.join(ROOT, 'tools', 'misc', 'run_longtail_demo.py'), '--preset', 'tiny', '--data-root',
+
+def demo(tmp_path,
+         *extra,
+         data='data',
+         iters='2',
+         methods=('softmax', 'eql'),
+         options=(),
+         in_process=False):
+    """The runner as a script; ``in_process``: its ``main`` in this process (tests/conftest.py),
+    for the runs that train nothing (reports, refusals), which otherwise spend most of their
+    time starting the interpreter."""
+    argv = [
+        '--preset', 'tiny', '--data-root',
         str(tmp_path / data), '--work-dir',
         str(tmp_path / 'wd'), '--max-iters', iters, '--methods', *methods, *extra, '--cfg-options',
         *NO_WORKERS, *options
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if in_process:
+        from conftest import run_tool_in_process
+        return run_tool_in_process(RUNNER, *argv)
+    return subprocess.run([sys.executable, RUNNER, *argv], capture_output=True, text=True, cwd=ROOT)
 
 
 @pytest.mark.slow
@@ -44,13 +57,20 @@ def test_demo_runs_end_to_end(tmp_path):
             assert all(k in summary for k in ('AP', 'APr', 'APc', 'APf'))
             assert 0 <= summary['AP'] <= 1
     # a second run reuses the trained models and the dataset
-    res = demo(tmp_path)
+    res = demo(tmp_path, in_process=True)
     assert res.returncode == 0 and 'done earlier' in res.stdout
     record = json.loads((wd / 'eql_seed0' / 'run.json').read_text())
     assert record['status'] == 'finished' and record['definition']['preset'] == 'tiny'
     assert (wd / 'eql_seed0' / 'run_config.py').is_file()  # the resolved config that ran
     # report only: seed 1 was never trained, it is left out and nothing trains
-    res = demo(tmp_path, '--report-only', '--seeds', '0', '1', methods=('softmax', 'eql', 'eqlv2'))
+    res = demo(
+        tmp_path,
+        '--report-only',
+        '--seeds',
+        '0',
+        '1',
+        methods=('softmax', 'eql', 'eqlv2'),
+        in_process=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert 'eql seed 1: no finished run, left out of the report' in res.stdout
     assert '| EQL, rare+common | 0 |' in res.stdout and 'EQLv2' not in res.stdout.split(
@@ -58,18 +78,26 @@ def test_demo_runs_end_to_end(tmp_path):
     assert 'training' not in res.stdout
 
     # the same work dir with another definition is refused, never reported as this one ...
-    res = demo(tmp_path, options=['model.roi_head.bbox_head.loss_cls.loss_weight=2.0'])
+    res = demo(
+        tmp_path, options=['model.roi_head.bbox_head.loss_cls.loss_weight=2.0'], in_process=True)
     assert res.returncode != 0 and 'holds a run of another definition' in res.stderr, res.stderr
     assert 'cfg_options' in res.stderr and 'the resolved config' in res.stderr
-    res = demo(tmp_path, iters='3', methods=('eql', ))
+    res = demo(tmp_path, iters='3', methods=('eql', ), in_process=True)
     assert res.returncode != 0 and 'max_iters (2 -> 3)' in res.stderr, res.stderr
-    res = demo(tmp_path, '--report-only', iters='3', methods=('eql', ))
+    res = demo(tmp_path, '--report-only', iters='3', methods=('eql', ), in_process=True)
     assert res.returncode != 0 and 'max_iters (2 -> 3)' in res.stderr, res.stderr
     # ... and so is another dataset in the data root of the first
-    res = demo(tmp_path, '--data-seed', '1')
+    res = demo(tmp_path, '--data-seed', '1', in_process=True)
     assert res.returncode != 0 and 'holds another dataset' in res.stderr, res.stderr
     # runs on another dataset (its own data root) do not pass for the seed-0 ones
-    res = demo(tmp_path, '--data-seed', '1', '--report-only', data='data1', methods=('eql', ))
+    res = demo(
+        tmp_path,
+        '--data-seed',
+        '1',
+        '--report-only',
+        data='data1',
+        methods=('eql', ),
+        in_process=True)
     assert res.returncode != 0, res.stderr
     assert 'data_seed (0 -> 1), the annotation files' in res.stderr, res.stderr
     # --retrain trains the new definition in place, here two runs at once (--jobs 2: each logs to
@@ -87,7 +115,8 @@ def test_demo_runs_end_to_end(tmp_path):
 
     # runs carry over to another machine or checkout: the definition holds no absolute path
     (tmp_path / 'data').rename(tmp_path / 'data_moved')
-    res = demo(tmp_path, '--report-only', iters='3', methods=('eql', ), data='data_moved')
+    res = demo(
+        tmp_path, '--report-only', iters='3', methods=('eql', ), data='data_moved', in_process=True)
     assert res.returncode == 0 and '| EQL, rare+common | 0 |' in res.stdout, res.stderr[-2000:]
     # parallel mode reuses finished runs too
     res = demo(
@@ -99,7 +128,8 @@ def test_demo_runs_end_to_end(tmp_path):
         '1',
         iters='3',
         methods=('eql', ),
-        data='data_moved')
+        data='data_moved',
+        in_process=True)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert 'eql seed 0: done earlier' in res.stdout and 'eql seed 1: done earlier' in res.stdout
     assert 'training' not in res.stdout and '| EQL, rare+common | 0,1 |' in res.stdout
