@@ -219,13 +219,13 @@ def check_detections(gt: dict, results, iou_type: str, where: str = 'results') -
     Returns:
         tuple: (image_id, category_id, score) as int64, int64, float64 arrays.
     """
+    n = len(results)
     if isinstance(results, dict):
         missing = [c for c in COLUMNS if c not in results]
         if missing:
             raise ToolError(f'{where} given as columns lack {missing} (expected {list(COLUMNS)}, '
                             'and "segmentation" for segm)')
-    n = len(results['score'] if isinstance(results, dict) else results)
-    if isinstance(results, dict):
+        n = len(results['score'])
         for name in list(COLUMNS) + (['segmentation'] if 'segmentation' in results else []):
             if len(results[name]) != n:
                 raise ToolError(f'{where}: column {name!r} has {len(results[name])} rows, '

@@ -9,8 +9,8 @@ curve over all categories, and one per frequency group). Several protocols print
 
 RESULTS is a results JSON (a list of detections), the ``outfile_prefix`` of mmdet's LVIS metric
 (PREFIX.bbox.json / PREFIX.segm.json), or the pickle ``tools/test.py CONFIG CKPT --out
-preds.pkl`` writes (converted here: labels to GT's category ids in sorted order, as mmdet's LVIS
-datasets number them; boxes to x, y, w, h). Prints the summary table; with --out-dir, writes
+preds.pkl`` writes (converted here: labels to GT's category ids in the file's order, as mmdet's
+LVIS datasets number them; boxes to x, y, w, h). Prints the summary table; with --out-dir, writes
 per_category_ap_{iou}[_fixed].json and a plot of per-category AP against training image count of
 the same name (.png; the ``image_count`` of GT's categories, or --class-freq), coloured by
 frequency group.
