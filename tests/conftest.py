@@ -5,6 +5,9 @@ and mmdet_eql (about 3.5 s on the project's 2-core CPU) before it does anything;
 checks take milliseconds. The tests of those checks call the tool's ``main(argv)`` in-process
 through :func:`run_tool`, which returns what a subprocess run returns (exit code, stdout,
 stderr); each tool keeps at least one test that runs it as a real subprocess.
+
+Also one tiny preset of the embedded benchmark for the whole session (:func:`tiny_data`): the
+end-to-end tests only read it.
 """
 import contextlib
 import importlib.util
@@ -47,3 +50,15 @@ def run_tool_in_process(script: str, *argv) -> subprocess.CompletedProcess:
 @pytest.fixture
 def run_tool():
     return run_tool_in_process
+
+
+@pytest.fixture(scope='session')
+def tiny_data(tmp_path_factory) -> str:
+    """The tiny preset (tools/misc/make_longtail_dataset.py --preset tiny), generated once per
+    session in this process, as a data root ending in '/'. Tests must not write into it."""
+    root = tmp_path_factory.mktemp('longtail_tiny')
+    res = run_tool_in_process(
+        osp.join(ROOT, 'tools', 'misc', 'make_longtail_dataset.py'), str(root), '--preset', 'tiny',
+        '--quiet', '--overwrite')
+    assert res.returncode == 0, res.stderr
+    return str(root) + '/'

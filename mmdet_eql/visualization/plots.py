@@ -79,7 +79,10 @@ def plot_per_category_ap(per_category: Dict[str, Dict[int, float]],
         ax.scatter(
             xs, ys, c=cols, marker=markers[i % len(markers)], s=18, alpha=0.55, edgecolors='none')
         order = np.argsort(xs)
-        k = max(3, len(order) // 8)
+        # window of the moving mean: an eighth of the categories, at least 3, at most all of them
+        # (a window longer than the data would make np.convolve's 'valid' output longer, not
+        # shorter)
+        k = min(max(3, len(order) // 8), len(order))
         trend = np.convolve(ys[order], np.ones(k) / k, mode='valid')
         ax.plot(
             xs[order][k // 2:k // 2 + len(trend)], trend, label=f'{model} (moving mean)', lw=1.5)
@@ -143,7 +146,10 @@ def plot_grad_ratio_compare(reports: Dict[str, dict],
         ys = np.array([max(c['ratio'], floor) for c in cats])
         pts = ax.scatter(xs, ys, marker=markers[i % len(markers)], s=14, alpha=0.45)
         order = np.argsort(xs)
-        k = max(3, len(order) // 8)
+        # window of the moving mean: an eighth of the categories, at least 3, at most all of them
+        # (a window longer than the data would make np.convolve's 'valid' output longer, not
+        # shorter)
+        k = min(max(3, len(order) // 8), len(order))
         trend = np.exp(np.convolve(np.log(ys[order]), np.ones(k) / k, mode='valid'))
         ax.plot(
             xs[order][k // 2:k // 2 + len(trend)],

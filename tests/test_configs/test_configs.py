@@ -23,7 +23,7 @@ NAME_RULE = re.compile(
     r'^(mask-rcnn|cascade-mask-rcnn|faster-rcnn|retinanet|atss|fcos)'
     r'_(r50|r101|x101-32x4d|x101-64x4d|r18-half)'
     r'_fpn'
-    r'(_(eql|eql-rare|eqlv2|efl|fed|seesaw-loss|eqlv2-mmdet|sigmoid|softmax)(-normed-mask)?)?'
+    r'(_(eql|eql-rare|eqlv2|efl|fed|seql|seesaw-loss|eqlv2-mmdet|sigmoid|softmax)(-normed-mask)?)?'
     r'_(random|sample1e-3)(-ms)?-(\d+x|\d+e|\d+it)'
     r'_(lvis-v1|lvis-v0\.5|longtail-[a-z]+)(_ap-fixed)?\.py$')
 
@@ -63,14 +63,15 @@ def imagenet_cache(tmp_path_factory):
 def test_config_loads_and_builds(path, tmp_path, imagenet_cache, monkeypatch):
     cfg = load(path)
     head_cfg = cfg.model.roi_head.bbox_head if 'roi_head' in cfg.model else cfg.model.bbox_head
-    freq = head_cfg.get('class_freq')
-    if isinstance(freq, str) and freq.endswith('.json') and not osp.isfile(freq):
-        # the benchmark's frequency file is made with its data (make_longtail_dataset.py)
-        import json
-        n = head_cfg.num_classes
-        cats = [dict(id=i + 1, name=f'c{i}', freq=(i + 1) / n) for i in range(n)]
-        (tmp_path / 'freq.json').write_text(json.dumps(dict(categories=cats)))
-        head_cfg.class_freq = str(tmp_path / 'freq.json')
+    for holder in (head_cfg, head_cfg.get('loss_cls', {})):  # the head, or a loss on mmdet's
+        freq = holder.get('class_freq')
+        if isinstance(freq, str) and freq.endswith('.json') and not osp.isfile(freq):
+            # the benchmark's frequency file is made with its data (make_longtail_dataset.py)
+            import json
+            n = head_cfg.num_classes
+            cats = [dict(id=i + 1, name=f'c{i}', freq=(i + 1) / n) for i in range(n)]
+            (tmp_path / 'freq.json').write_text(json.dumps(dict(categories=cats)))
+            holder.class_freq = str(tmp_path / 'freq.json')
     assert cfg.custom_imports['imports'] == ['mmdet_eql']
     assert 'work_dir' not in cfg
     # exact resume: torch's generator state goes into every checkpoint
@@ -103,6 +104,11 @@ def test_config_loads_and_builds(path, tmp_path, imagenet_cache, monkeypatch):
         if 'lvis' in osp.basename(path):
             assert (loss.num_sample_cats, loss.freq_weight_power, head.prior_prob) == (50, 0.5,
                                                                                        0.01)
+    if type(loss).__name__ == 'SoftmaxEQLLoss':  # mmdet's softmax head, background last
+        assert type(head).__name__ == 'Shared2FCBBoxHead'
+        assert head.fc_cls.out_features == head.num_classes + 1 and loss.gamma == 0.9
+        if 'lvis-v1' in osp.basename(path):
+            assert loss.lambda_ == 0.0011 and loss.class_freq.source == 'lvis_v1'
     if type(loss).__name__ == 'EqualizationLossV2':
         assert head.fc_cls.out_features == head.num_classes + 1  # objectness column
     if type(loss).__name__ == 'EqualizedFocalLoss':

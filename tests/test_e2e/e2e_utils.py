@@ -15,17 +15,6 @@ CONFIGS = {
 ITERS = 4
 
 
-def make_tiny(root) -> str:
-    res = subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools', 'misc', 'make_longtail_dataset.py'),
-        str(root), '--preset', 'tiny', '--quiet', '--overwrite'
-    ],
-                         capture_output=True,
-                         text=True)
-    assert res.returncode == 0, res.stderr
-    return str(root) + '/'
-
 
 #: the tiny preset's image size, read by the benchmark's base config (never set by the position of
 #: a pipeline transform); every run of these helpers gets it

@@ -25,7 +25,9 @@ def fake_imagenet_cache(torch_home: str) -> None:
 
 
 def make_lvis_fixture(data_root: str, version: str = 'v1') -> str:
-    """4 train and 2 val images in the exact LVIS ``version`` format with the real categories,
-    2-3 objects each from all three frequency groups (tools/misc/make_lvis_format_data.py)."""
+    """4 train images and 1 val image in the exact LVIS ``version`` format with the real
+    categories, 2-3 objects each, cycling through two classes of each frequency group
+    (tools/misc/make_lvis_format_data.py). One val image: every LVIS family validates or tests
+    on it, at LVIS scale for one of them."""
     from make_lvis_format_data import make_lvis_format
-    return make_lvis_format(data_root, version, num_train=4, num_val=2, mean_objects=0)
+    return make_lvis_format(data_root, version, num_train=4, num_val=1, mean_objects=0)

@@ -6,7 +6,7 @@ import os.path as osp
 
 import pytest
 import torch
-from e2e_utils import CONFIGS, CPU_ONLY, ROOT, free_port, make_tiny, options, run
+from e2e_utils import CONFIGS, CPU_ONLY, ROOT, free_port, options, run
 
 import mmdet_eql  # noqa: F401,E402  (checkpoints load with weights_only=True)
 
@@ -14,8 +14,8 @@ HERE = osp.dirname(osp.abspath(__file__))
 
 
 @pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    return make_tiny(tmp_path_factory.mktemp('longtail_tiny'))
+def tiny(tiny_data):
+    return tiny_data  # the session's tiny preset (tests/conftest.py)
 
 
 def dumping_config(tmp_path) -> str:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import torch
-from e2e_utils import CONFIGS, ROOT, cpu_only_env, make_tiny, options, run
+from e2e_utils import CONFIGS, ROOT, cpu_only_env, options, run
 
 import mmdet_eql  # noqa: F401,E402  (checkpoints load with weights_only=True)
 
@@ -20,8 +20,8 @@ EVERY = 3
 
 
 @pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    return make_tiny(tmp_path_factory.mktemp('longtail_tiny'))
+def tiny(tiny_data):
+    return tiny_data  # the session's tiny preset (tests/conftest.py)
 
 
 def opts(tiny):

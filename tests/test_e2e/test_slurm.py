@@ -17,7 +17,7 @@ import time
 
 import pytest
 import torch
-from e2e_utils import CONFIGS, CPU_ONLY, free_port, make_tiny, options, run
+from e2e_utils import CONFIGS, CPU_ONLY, free_port, options, run
 
 import mmdet_eql  # noqa: F401,E402  (checkpoints load with weights_only=True)
 
@@ -153,8 +153,8 @@ def slurm():
 
 
 @pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    return make_tiny(tmp_path_factory.mktemp('longtail_tiny'))
+def tiny(tiny_data):
+    return tiny_data  # the session's tiny preset (tests/conftest.py)
 
 
 @pytest.mark.slow

@@ -9,12 +9,12 @@ import json
 import os.path as osp
 
 import pytest
-from e2e_utils import CONFIGS, ITERS, ROOT, make_tiny, options, run  # noqa: F401
+from e2e_utils import CONFIGS, ITERS, ROOT, options, run  # noqa: F401
 
 
 @pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    return make_tiny(tmp_path_factory.mktemp('longtail_tiny'))
+def tiny(tiny_data):
+    return tiny_data  # the session's tiny preset (tests/conftest.py)
 
 
 @pytest.mark.slow

@@ -69,21 +69,12 @@ def test_eql_gradient_seen_by_the_monitor_is_zero_for_protected_negatives():
 
 
 @pytest.mark.slow
-def test_monitor_in_a_training_run(tmp_path):
+def test_monitor_in_a_training_run(tmp_path, tiny_data):
     sys.path.insert(0, osp.join(ROOT, 'tests', 'test_e2e'))
     from e2e_utils import CONFIGS, options
-    data = tmp_path / 'data'
-    res = subprocess.run([
-        sys.executable, 'tools/misc/make_longtail_dataset.py',
-        str(data), '--preset', 'tiny', '--quiet'
-    ],
-                         cwd=ROOT,
-                         capture_output=True,
-                         text=True)
-    assert res.returncode == 0, res.stderr
     wd = tmp_path / 'wd'
     opts = options(
-        str(data) + '/', 'softmax',
+        tiny_data, 'softmax',
         iters=3) + ['train_cfg.val_interval=100', 'default_hooks.logger.interval=1']
     cfg = tmp_path / 'monitored.py'
     cfg.write_text(f"_base_ = {CONFIGS['softmax']!r}\n"

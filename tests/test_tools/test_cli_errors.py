@@ -86,8 +86,9 @@ def test_eval_lvis_evaluates_the_pickle_of_test_py_out(tmp_path):
         gt = json.load(f)
     label_of = {c['id']: k for k, c in enumerate(gt['categories'])}
     dump_pickle(tmp_path / 'preds.pkl', gt, label_of, with_masks=True)
-    res = run_subprocess(EVAL, LVIS_SAMPLE, str(tmp_path / 'preds.pkl'), '--iou-type', 'bbox',
-                         'segm')
+    # in-process: eval_lvis.py reads a pickle of tools/test.py --out as a real subprocess in
+    # tests/test_e2e/test_lvis_configs.py (the EQL v1 leaf's run)
+    res = run(EVAL, LVIS_SAMPLE, str(tmp_path / 'preds.pkl'), '--iou-type', 'bbox', 'segm')
     assert res.returncode == 0, res.stderr
     assert 'bbox     100.0' in res.stdout and 'segm     100.0' in res.stdout, res.stdout
     # labels off by one (another numbering) cannot pass for the right ones

@@ -2,7 +2,6 @@ import filecmp
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
@@ -130,18 +129,13 @@ def test_impossible_presets_are_refused():
         check_preset(Preset(**{**p.__dict__, 'objects_per_image': (1, 1)}))
 
 
-def test_cli_refuses_non_empty_directory(tmp_path):
+def test_cli_refuses_non_empty_directory(tmp_path, run_tool):
+    """The command line in-process (tests/conftest.py; the demo runner's end-to-end test runs it
+    as a subprocess)."""
     (tmp_path / 'keep.txt').write_text('x')
-    res = subprocess.run(
-        [sys.executable, TOOL, str(tmp_path), '--preset', 'tiny', '--quiet'],
-        capture_output=True,
-        text=True)
+    res = run_tool(TOOL, str(tmp_path), '--preset', 'tiny', '--quiet')
     assert res.returncode == 2 and 'not empty' in res.stderr and 'Traceback' not in res.stderr
     assert (tmp_path / 'keep.txt').exists()
-    res = subprocess.run(
-        [sys.executable, TOOL,
-         str(tmp_path), '--preset', 'tiny', '--quiet', '--overwrite'],
-        capture_output=True,
-        text=True)
+    res = run_tool(TOOL, str(tmp_path), '--preset', 'tiny', '--quiet', '--overwrite')
     assert res.returncode == 0, res.stderr
     assert not (tmp_path / 'keep.txt').exists()

@@ -64,14 +64,17 @@ def lvis_run_config(leaf: str,
                     short_side=None,
                     batch_size=None,
                     validate=True,
-                    proposals=None):
+                    proposals=None,
+                    detections=None):
     """The leaf, pointed at ``data_root`` (``set_data_root``, as ``tools/train.py --data-root``),
     for one epoch, logging every iteration, without dataloader workers, written to ``out_path``.
     Pipelines are changed by transform type, never by position: with ``short_side``, every
     ``scale`` / ``scales`` of a resize shrinks to it. ``validate=False``: no validation after the
     epoch (mmengine validates after the last epoch whatever the interval, so validation starts
     after it). ``proposals``: RPN proposals an image at test (a two-stage leaf's 1000 make its
-    untrained 1203-class head score 1.2 million boxes an image above LVIS's threshold)."""
+    untrained 1203-class head score 1.2 million boxes an image above LVIS's threshold).
+    ``detections``: detections an image at test (the leaves: 300; a Mask R-CNN head predicts
+    300 x 1203 masks of 28 x 28 for them, about 5 s an image on a 2-core CPU)."""
     from mmengine.config import Config
 
     from mmdet_eql.utils.run_config import LOADERS, inner_dataset, set_data_root
@@ -89,6 +92,9 @@ def lvis_run_config(leaf: str,
         cfg.train_cfg.val_begin = 2  # after the only epoch: never
     if proposals and 'rpn' in cfg.model.get('test_cfg', {}):
         cfg.model.test_cfg.rpn.max_per_img = proposals
+    if detections:
+        test_cfg = cfg.model.test_cfg
+        (test_cfg.rcnn if 'rcnn' in test_cfg else test_cfg).max_per_img = detections
     cfg.default_hooks.logger.interval = 1
     cfg.dump(out_path)
     return cfg
@@ -117,7 +123,15 @@ def measure_leaf(leaf, data_root, work_dir, args, env):
     wd = osp.join(work_dir, name)
     os.makedirs(wd, exist_ok=True)
     cfg_path = osp.join(wd, name + '.py')
-    lvis_run_config(leaf, data_root, cfg_path, args.short_side, args.batch, validate=False)
+    lvis_run_config(
+        leaf,
+        data_root,
+        cfg_path,
+        args.short_side,
+        args.batch,
+        validate=False,
+        proposals=args.test_proposals,
+        detections=args.test_detections)
     print(f'[cost] training {name} for {args.iters} iterations', flush=True)
     _, train_wall = _run([sys.executable, 'tools/train.py', cfg_path, '--work-dir', wd], env)
     rss_train = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # MiB (Linux: KiB)
@@ -187,12 +201,24 @@ def main(argv=None) -> int:
         type=int,
         default=LVIS_V1_VAL_IMAGES,
         help='images of the evaluator timing (0: skip)')
+    parser.add_argument(
+        '--test-proposals',
+        type=int,
+        help="RPN proposals an image at test (default: the leaf's; a smoke run on a CPU: 100)")
+    parser.add_argument(
+        '--test-detections',
+        type=int,
+        help="detections an image at test (default: the leaf's; a smoke run on a CPU: 30)")
     parser.add_argument('--gpus', type=int, default=8, help='GPUs of the schedule estimate')
     parser.add_argument('--epochs', type=int, default=12, help='epochs of the estimate (1x: 12)')
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'lvis_cost'))
     args = parser.parse_args(argv)
-    for value, flag in ((args.iters, '--iters'), (args.batch, '--batch'), (args.val_images,
-                                                                           '--val-images')):
+    for value, flag in ((args.iters, '--iters'), (args.batch, '--batch'),
+                        (args.val_images, '--val-images'),
+                        (1 if args.test_proposals is None else args.test_proposals,
+                         '--test-proposals'),
+                        (1 if args.test_detections is None else args.test_detections,
+                         '--test-detections')):
         if value < 1:
             raise SystemExit(f'error: {flag} must be at least 1, got {value}')
     for leaf in args.leaves:
@@ -215,7 +241,10 @@ def main(argv=None) -> int:
     iters_1x = args.epochs * LVIS_V1_TRAIN_IMAGES / (args.gpus * args.batch)
     print(f'\n{device_line()}; {args.iters} iterations at batch {args.batch}, '
           f'{"short side " + str(args.short_side) if args.short_side else "LVIS scale"}, '
-          f'synthetic LVIS v1 data ({args.objects:g} objects per image)')
+          f'synthetic LVIS v1 data ({args.objects:g} objects per image)' + ''.join(
+              f'; {n} {what} an image at test' for n, what in (
+                  (args.test_proposals, 'proposals'), (args.test_detections, 'detections'))
+              if n))
     print(f'\n| leaf | s/iter | peak memory (MiB) | step time / first leaf | test s/image | '
           f'{args.epochs} epochs on {args.gpus} GPUs (h) |')
     print('| --- | --- | --- | --- | --- | --- |')

@@ -2,10 +2,12 @@ from .efl_loss import EqualizedFocalLoss, efl_focusing_factors, efl_grad_magnitu
 from .eql_loss import EQLLoss, eql_per_roi
 from .eqlv2_loss import EqualizationLossV2, eqlv2_weights
 from .federated_loss import FederatedLoss, sample_classes, sampling_weights
+from .softmax_eql_loss import SoftmaxEQLLoss, draw_beta, seql_per_sample
 from .grad_stats import GradientStatistics, split_by_label
 
 __all__ = [
     'EQLLoss', 'eql_per_roi', 'EqualizationLossV2', 'eqlv2_weights', 'EqualizedFocalLoss',
     'efl_focusing_factors', 'efl_grad_magnitude', 'GradientStatistics', 'split_by_label',
-    'FederatedLoss', 'sample_classes', 'sampling_weights'
+    'FederatedLoss', 'sample_classes', 'sampling_weights', 'SoftmaxEQLLoss', 'draw_beta',
+    'seql_per_sample'
 ]

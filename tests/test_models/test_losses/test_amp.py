@@ -69,10 +69,10 @@ def test_autocast(name, device, dtype):
 @requires_cuda
 @pytest.mark.slow
 @pytest.mark.parametrize('method', ['eql', 'eqlv2'])
-def test_amp_training_on_cuda(method, tmp_path):
+def test_amp_training_on_cuda(method, tmp_path, tiny_data):
     sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))), 'test_e2e'))
-    from e2e_utils import CONFIGS, ROOT, make_tiny, options
-    data = make_tiny(tmp_path / 'data')
+    from e2e_utils import CONFIGS, ROOT, options
+    data = tiny_data
     res = subprocess.run([
         sys.executable, 'tools/train.py', CONFIGS[method], '--amp', '--work-dir',
         str(tmp_path / 'wd'), '--cfg-options', *options(data, method, iters=4),
