@@ -25,6 +25,8 @@ _MODULES = {}
 def _tool_module(script: str):
     script = osp.abspath(script)
     if script not in _MODULES:
+        if osp.dirname(script) not in sys.path:  # as for a script: its folder comes first
+            sys.path.insert(0, osp.dirname(script))
         name = 'tool_' + osp.splitext(osp.basename(script))[0]
         spec = importlib.util.spec_from_file_location(name, script)
         module = importlib.util.module_from_spec(spec)

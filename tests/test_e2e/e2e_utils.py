@@ -14,8 +14,6 @@ CONFIGS = {
 }
 ITERS = 4
 
-
-
 #: the tiny preset's image size, read by the benchmark's base config (never set by the position of
 #: a pipeline transform); every run of these helpers gets it
 TINY_ENV = {'LONGTAIL_IMAGE_SIZE': '64'}
