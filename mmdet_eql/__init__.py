@@ -4,7 +4,7 @@ Importing the package applies the documented compatibility fixes (:mod:`mmdet_eq
 registers every component into mmdet's registries.
 """
 from . import compat  # noqa: F401  (first: fixes upstream incompatibilities)
-from . import datasets, engine, evaluation, models  # noqa: F401
+from . import classification, datasets, engine, evaluation, models  # noqa: F401
 from .version import __version__
 
 compat.enable_cpu_distributed()  # after the registries: it needs mmdet_eql.engine

@@ -82,13 +82,30 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny, tmp_path):
     assert not osp.isfile(osp.join(wd, f'iter_{ITERS}.pth'))
     out, _ = ref.communicate()
     assert ref.returncode == 0, out[-3000:]
-
-    log = run(['tools/train.py', cfg, '--work-dir', wd, '--resume', '--cfg-options', *opts(tiny)],
-              env=env,
-              cpu_only=True)
-    assert f'resumed epoch: 0, iter: {EVERY}' in log
-
+    # read before the uninterrupted run is extended in the same work dir (below)
     a = torch.load(osp.join(ref_wd, f'iter_{ITERS}.pth'))
+    final = final_metrics(ref_wd)
+
+    # the killed run resumed, while the uninterrupted one goes on from a checkpoint named on the
+    # command line (torch.load's weights_only default) with a longer schedule, then is tested
+    longer = ITERS + 2
+    extended = subprocess.Popen([
+        sys.executable, 'tools/train.py', cfg, '--work-dir', ref_wd, '--resume',
+        osp.join(ref_wd, f'iter_{2 * EVERY}.pth'), '--cfg-options', *opts(tiny, iters=longer)
+    ],
+                                cwd=ROOT,
+                                env=env,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT,
+                                text=True)
+    try:
+        log = run(
+            ['tools/train.py', cfg, '--work-dir', wd, '--resume', '--cfg-options', *opts(tiny)],
+            env=env,
+            cpu_only=True)
+    finally:
+        extended_log, _ = extended.communicate()
+    assert f'resumed epoch: 0, iter: {EVERY}' in log
     b = torch.load(osp.join(wd, f'iter_{ITERS}.pth'))
     assert a['state_dict'].keys() == b['state_dict'].keys()
     differ = [k for k in a['state_dict'] if not torch.equal(a['state_dict'][k], b['state_dict'][k])]
@@ -96,22 +113,13 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny, tmp_path):
     stats = 'roi_head.bbox_head.loss_cls.grad_stats.'
     assert int(b['state_dict'][stats + 'num_updates']) == ITERS
     assert (b['state_dict'][stats + 'neg_grad'] > 0).all()
-    final = final_metrics(ref_wd)
     assert final and final[-1] == final_metrics(wd)[-1]
     for key in ('bbox_AP', 'bbox_APr', 'bbox_APc', 'bbox_APf', 'segm_AP', 'segm_APr'):
         # defined (-1 means "no ground truth to score") and a fraction
         assert 0 <= final[-1][f'lvis/{key}'] <= 1, (key, final[-1][f'lvis/{key}'])
 
-    # resume from a checkpoint named on the command line (torch.load's weights_only default),
-    # with a longer schedule
-    longer = ITERS + 2
-    log = run([
-        'tools/train.py', cfg, '--work-dir', ref_wd, '--resume',
-        osp.join(ref_wd, f'iter_{2 * EVERY}.pth'), '--cfg-options', *opts(tiny, iters=longer)
-    ],
-              env=env,
-              cpu_only=True)
-    assert f'resumed epoch: 0, iter: {2 * EVERY}' in log
+    assert extended.returncode == 0, extended_log[-3000:]
+    assert f'resumed epoch: 0, iter: {2 * EVERY}' in extended_log
     assert osp.isfile(osp.join(ref_wd, f'iter_{longer}.pth'))
     # tools/test.py on it: metrics, the detections as LVIS JSON, and the --out pickle
     prefix = str(tmp_path / 'dets')

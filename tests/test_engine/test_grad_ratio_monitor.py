@@ -1,7 +1,6 @@
 """The gradient-ratio monitor: numbers on a hand-checked case, and inside a real training run."""
 import json
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
@@ -79,13 +78,12 @@ def test_monitor_in_a_training_run(tmp_path, tiny_data):
     cfg = tmp_path / 'monitored.py'
     cfg.write_text(f"_base_ = {CONFIGS['softmax']!r}\n"
                    "custom_hooks = [dict(type='GradientRatioMonitorHook', interval=1)]\n")
-    res = subprocess.run(
-        [sys.executable, 'tools/train.py',
-         str(cfg), '--work-dir',
-         str(wd), '--cfg-options', *opts],
-        cwd=ROOT,
-        capture_output=True,
-        text=True)
+    # tools/train.py's main in this process (tests/conftest.py): the training is the same, without
+    # the interpreter start and imports
+    from conftest import run_tool_in_process
+    res = run_tool_in_process(
+        osp.join(ROOT, 'tools', 'train.py'), str(cfg), '--work-dir', str(wd), '--cfg-options',
+        *opts)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
     assert 'GradientRatioMonitorHook (bbox_head): mean positive/negative gradient ratio: ' \

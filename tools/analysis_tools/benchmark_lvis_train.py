@@ -213,8 +213,8 @@ def main(argv=None) -> int:
     parser.add_argument('--epochs', type=int, default=12, help='epochs of the estimate (1x: 12)')
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'lvis_cost'))
     args = parser.parse_args(argv)
-    for value, flag in ((args.iters, '--iters'), (args.batch, '--batch'),
-                        (args.val_images, '--val-images'),
+    for value, flag in ((args.iters, '--iters'), (args.batch, '--batch'), (args.val_images,
+                                                                           '--val-images'),
                         (1 if args.test_proposals is None else args.test_proposals,
                          '--test-proposals'),
                         (1 if args.test_detections is None else args.test_detections,
@@ -241,10 +241,10 @@ def main(argv=None) -> int:
     iters_1x = args.epochs * LVIS_V1_TRAIN_IMAGES / (args.gpus * args.batch)
     print(f'\n{device_line()}; {args.iters} iterations at batch {args.batch}, '
           f'{"short side " + str(args.short_side) if args.short_side else "LVIS scale"}, '
-          f'synthetic LVIS v1 data ({args.objects:g} objects per image)' + ''.join(
-              f'; {n} {what} an image at test' for n, what in (
-                  (args.test_proposals, 'proposals'), (args.test_detections, 'detections'))
-              if n))
+          f'synthetic LVIS v1 data ({args.objects:g} objects per image)' +
+          ''.join(f'; {n} {what} an image at test'
+                  for n, what in ((args.test_proposals, 'proposals'),
+                                  (args.test_detections, 'detections')) if n))
     print(f'\n| leaf | s/iter | peak memory (MiB) | step time / first leaf | test s/image | '
           f'{args.epochs} epochs on {args.gpus} GPUs (h) |')
     print('| --- | --- | --- | --- | --- | --- |')

@@ -2,8 +2,8 @@ from .efl_loss import EqualizedFocalLoss, efl_focusing_factors, efl_grad_magnitu
 from .eql_loss import EQLLoss, eql_per_roi
 from .eqlv2_loss import EqualizationLossV2, eqlv2_weights
 from .federated_loss import FederatedLoss, sample_classes, sampling_weights
-from .softmax_eql_loss import SoftmaxEQLLoss, draw_beta, seql_per_sample
 from .grad_stats import GradientStatistics, split_by_label
+from .softmax_eql_loss import SoftmaxEQLLoss, draw_beta, seql_per_sample
 
 __all__ = [
     'EQLLoss', 'eql_per_roi', 'EqualizationLossV2', 'eqlv2_weights', 'EqualizedFocalLoss',

@@ -27,8 +27,8 @@ from mmdet.registry import MODELS
 from mmengine.logging import print_log
 from torch import Tensor
 
-from mmdet_eql.utils.class_frequency import (ClassFrequency, check_num_classes,
-                                             resolve_class_freq, summarize_protection)
+from mmdet_eql.utils.class_frequency import (ClassFrequency, check_num_classes, resolve_class_freq,
+                                             summarize_protection)
 from .eql_loss import _SAID, protection_notes
 from .utils import check_finite_and_labels, check_loss_args
 
@@ -137,7 +137,8 @@ class SoftmaxEQLLoss(nn.Module):
         if class_freq is None:
             raise ValueError(
                 "SoftmaxEQLLoss built without class frequencies: set class_freq=... (a preset such "
-                "as 'lvis_v1', a JSON made by tools/analysis_tools/class_frequency.py, or C floats)")
+                "as 'lvis_v1', a JSON made by tools/analysis_tools/class_frequency.py, or C floats)"
+            )
         self.set_class_freq(class_freq)
 
     def set_class_freq(self, class_freq: Union[str, Sequence[float], ClassFrequency]) -> None:

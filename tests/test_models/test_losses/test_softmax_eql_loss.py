@@ -30,8 +30,8 @@ def reference(z, labels, freq, lambda_, beta, detection):
         denom = sum(w[j] * torch.exp(z[i, j]) for j in range(k))
         losses.append(-torch.log(torch.exp(z[i, y]) / denom))
         grads.append(
-            torch.stack([w[j] * torch.exp(z[i, j]) / denom - (1.0 if j == y else 0.0)
-                         for j in range(k)]))
+            torch.stack(
+                [w[j] * torch.exp(z[i, j]) / denom - (1.0 if j == y else 0.0) for j in range(k)]))
     return torch.stack(losses), torch.stack(grads)
 
 
@@ -219,8 +219,7 @@ def test_trains_inside_mmdets_softmax_head_over_several_iterations():
         assert 'acc' in losses  # mmdet's own accuracy of the softmax head
         opt.zero_grad()
         (losses['loss_cls'] + losses['loss_bbox']).backward()
-        torch.testing.assert_close(
-            cls_score.grad.double(), ref_grad / n, rtol=1e-4, atol=1e-7)
+        torch.testing.assert_close(cls_score.grad.double(), ref_grad / n, rtol=1e-4, atol=1e-7)
         for i in range(12):
             if beta[i]:
                 others = tail.clone()
