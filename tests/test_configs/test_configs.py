@@ -13,9 +13,15 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(
+ALL_CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p)
+#: classification configs (configs/classification/), named and checked by their own rule
+CLS_CONFIGS = [p for p in ALL_CONFIGS if osp.basename(osp.dirname(p)) == 'classification']
+CONFIGS = [p for p in ALL_CONFIGS if p not in CLS_CONFIGS]
+# {backbone}_{method}_{schedule}_{dataset}.py (configs/README.md)
+CLS_NAME_RULE = re.compile(r'^(resnet8|resnet32)_(ce|seql-g[0-9.]+)_(\d+e)'
+                           r'_(cifar100-lt-ir\d+|longtail-cls)\.py$')
 
 # {algorithm}_{backbone}_{neck}[_{method}]_{sampler-aug-schedule}_{dataset}[_{test protocol}].py
 # (configs/README.md)
@@ -40,7 +46,34 @@ def load(path: str) -> Config:
 
 
 def test_there_are_configs():
-    assert len(CONFIGS) >= 12
+    assert len(CONFIGS) >= 12 and len(CLS_CONFIGS) >= 2
+
+
+@pytest.mark.parametrize('path', CLS_CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+def test_classification_config_is_named_loads_and_builds(path, tmp_path):
+    assert CLS_NAME_RULE.match(osp.basename(path)), osp.basename(path)
+    cfg = load(path)
+    assert cfg.custom_imports['imports'] == ['mmdet_eql'] and cfg.default_scope == 'mmdet'
+    assert dict(type='RNGStateHook') in cfg.custom_hooks
+    assert cfg.val_evaluator.type == cfg.test_evaluator.type == 'LongTailAccuracy'
+    loss = cfg.model.loss_cls
+    if isinstance(loss.get('class_freq'), str):  # the embedded set's file, made with the set
+        import json
+        cats = [dict(id=i + 1, name=f'c{i}', freq=1 / 64) for i in range(64)]
+        (tmp_path / 'freq.json').write_text(json.dumps(dict(categories=cats)))
+        loss.class_freq = str(tmp_path / 'freq.json')
+    register_all_modules(init_default_scope=True)
+    model = MODELS.build(cfg.model)
+    assert model.fc.out_features == cfg.num_classes
+    method = osp.basename(path).split('_')[1]
+    if method.startswith('seql'):
+        assert type(model.loss_cls).__name__ == 'SoftmaxEQLLoss'
+        assert model.loss_cls.gamma == float(method[len('seql-g'):])
+        assert model.loss_cls.lambda_ == 3e-3  # the paper's CIFAR-100-LT value
+    else:
+        assert type(model.loss_cls).__name__ == 'CrossEntropyLoss'
+    if 'cifar100' in path:  # ResNet-32, the paper's Table 7 profile: 9,502 train images
+        assert len(model.backbone.blocks) == 15 and sum(cfg.train_counts) == 9502
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
