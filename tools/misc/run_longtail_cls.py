@@ -17,6 +17,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -33,10 +34,31 @@ LABELS = {
     'seql-g0.95': 'SEQL, gamma 0.95'
 }
 KEYS = ('top1', 'many_shot', 'medium_shot', 'few_shot')
+#: the environment variables a config reads are process-wide: one config read at a time
+_ENV_LOCK = threading.Lock()
 
 
 def leaf(method: str) -> str:
     return osp.join(ROOT, 'configs', 'classification', f'resnet8_{method}_12e_longtail-cls.py')
+
+
+def resolved_config(method: str, data_root: str, epochs: int) -> str:
+    """The leaf as it runs (its bases merged, the set's folder and the epochs in): a change in a
+    base config changes the definition too."""
+    from mmengine.config import Config
+    with _ENV_LOCK:
+        old = {k: os.environ.get(k) for k in ('LONGTAIL_CLS_DATA_ROOT', 'LONGTAIL_CLS_EPOCHS')}
+        os.environ.update(LONGTAIL_CLS_DATA_ROOT=data_root, LONGTAIL_CLS_EPOCHS=str(epochs))
+        try:
+            cfg = Config.fromfile(leaf(method))
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k)
+                else:
+                    os.environ[k] = v
+    text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+    return text.replace(osp.dirname(data_root.rstrip('/')) + '/', '')  # no machine path
 
 
 def run_one(method, seed, imbalance, args, data_root, threads):
@@ -46,7 +68,7 @@ def run_one(method, seed, imbalance, args, data_root, threads):
         seed=seed,
         imbalance=imbalance,
         epochs=args.epochs,
-        config=open(leaf(method)).read())
+        config=resolved_config(method, data_root, args.epochs))
     record = osp.join(wd, 'result.json')
     if osp.isfile(record):
         old = json.load(open(record))
