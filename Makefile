@@ -16,4 +16,4 @@ test: setup
 lint: setup
 	$(PY) -m flake8 mmdet_eql tools tests configs
 	$(PY) -m isort --check-only --diff mmdet_eql tools tests configs
-	$(PY) -m yapf --diff --recursive mmdet_eql tools tests configs
+	$(PY) -m yapf --diff --recursive --parallel mmdet_eql tools tests configs

@@ -104,9 +104,10 @@ def test_mim_train_with_the_pytorch_launcher(tiny, tmp_path):
     log = run([
         mim, 'train', 'mmdet', CONFIGS['eqlv2'], '--launcher', 'pytorch', '--gpus', '2', '--port',
         str(free_port()), '-y', '--work-dir',
-        str(wd), '--cfg-options', *options(tiny, 'eqlv2', iters=2)
+        str(wd), '--cfg-options', *options(tiny, 'eqlv2', iters=2), 'train_cfg.val_begin=3'
     ],
               env=dist_env(),
               executable=False)
+    # training only: validation on 2 processes is the dist_train.sh test's
     assert log.count('the gloo backend instead of nccl') == 2  # one per process
-    assert osp.isfile(wd / 'iter_2.pth') and 'lvis/bbox_APr' in log
+    assert osp.isfile(wd / 'iter_2.pth')

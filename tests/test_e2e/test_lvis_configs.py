@@ -84,16 +84,21 @@ DETECTIONS = 30
 PARALLEL_RUNS = 2
 
 
-def run_family(family, lvis_data, tmp):
-    """Every process of one family's run (training, tools/test.py, eval_lvis.py); returns their
-    outputs and paths for the test to check. One thread a process (PARALLEL_RUNS at once)."""
-    leaf, version, short_side = FAMILIES[family]
-    env = dict(
+def job_env(lvis_data) -> dict:
+    """A job's processes: the stand-in ImageNet files, no GPU, one thread."""
+    return dict(
         os.environ,
         TORCH_HOME=lvis_data['torch_home'],
         CUDA_VISIBLE_DEVICES='',
         OMP_NUM_THREADS='1',
         MKL_NUM_THREADS='1')
+
+
+def run_family(family, lvis_data, tmp):
+    """Every process of one family's run (training, tools/test.py, eval_lvis.py); returns their
+    outputs and paths for the test to check. One thread a process (PARALLEL_RUNS at once)."""
+    leaf, version, short_side = FAMILIES[family]
+    env = job_env(lvis_data)
     wd = str(tmp / 'work')
     r = dict(wd=wd)
     if family == CLI_FAMILY:
@@ -240,12 +245,7 @@ def assert_offline_evaluation_equals_metric(eval_out, test_log, metrics, tmp):
 
 
 def run_cost_script(_, lvis_data, tmp):
-    env = dict(
-        os.environ,
-        TORCH_HOME=lvis_data['torch_home'],
-        CUDA_VISIBLE_DEVICES='',
-        OMP_NUM_THREADS='1',
-        MKL_NUM_THREADS='1')
+    env = job_env(lvis_data)
     return run([
         'tools/analysis_tools/benchmark_lvis_train.py', '--iters', '2', '--batch', '1',
         '--val-images', '1', '--objects', '3', '--short-side', '128', '--eval-images', '30',
