@@ -51,6 +51,8 @@ def test_demo_runs_end_to_end(tmp_path):
     assert 'LVIS-like val (federated negatives):' in res.stdout
     assert '| EQL, rare+common |' in res.stdout
     assert '| rare | common | frequent |' in res.stdout  # the gradient-ratio monitor's table
+    # and its split of the negative gradient by source
+    assert 'Share of the negative gradient that comes from background RoIs' in res.stdout
     for f in ('results.md', 'results.json', 'ap_by_group.png', 'per_category_ap.png',
               'grad_ratio.png'):
         assert (wd / f).stat().st_size > 0, f

@@ -26,22 +26,28 @@ def test_softmax_case_checked_by_hand():
     acc.attach(loss)
     z = torch.zeros(2, 3, requires_grad=True)
     loss(z, torch.tensor([0, 2])).backward()
-    pos, neg = acc.totals()
+    pos, neg, neg_bg = acc.totals()
     assert pos.tolist() == pytest.approx([1 / 3, 0.0])
     assert neg.tolist() == pytest.approx([1 / 6, 1 / 3])
+    # by source: class 0's negative all from the background RoI; class 1's half and half
+    assert neg_bg.tolist() == pytest.approx([1 / 6, 1 / 6])
     cf = ClassFrequency(
         freq=torch.tensor([0.5, 0.001]).numpy(),
         names=['a', 'b'],
         ids=[1, 2],
         groups=['f', 'r'],
         image_counts=[200, 2])
-    rep = ratio_report(pos, neg, cf)
+    rep = ratio_report(pos, neg, cf, neg_bg)
     assert rep['mean_ratio_by_group'] == pytest.approx(dict(r=0.0, f=2.0), rel=1e-6)
+    assert rep['mean_background_share_by_group'] == pytest.approx(dict(r=0.5, f=1.0))
     assert rep['categories'][1] == dict(
         index=1,
         pos_grad=0.0,
         neg_grad=pytest.approx(1 / 3),
         ratio=0.0,
+        neg_grad_background=pytest.approx(1 / 6),
+        neg_grad_other_classes=pytest.approx(1 / 6),
+        background_share=pytest.approx(0.5),
         id=2,
         name='b',
         image_count=2,
@@ -60,11 +66,53 @@ def test_eql_gradient_seen_by_the_monitor_is_zero_for_protected_negatives():
     acc.attach(loss)
     z = torch.zeros(2, 2, requires_grad=True)
     loss(z, torch.tensor([0, 2])).backward()  # sigmoid(0) = 1/2; mean over 2 RoIs
-    pos, neg = acc.totals()
+    pos, neg, neg_bg = acc.totals()
     # RoI 0 (class 0): class 0 positive 1/4; class 1 (protected) negative 0.
     # RoI 1 (background): both classes negative 1/4.
     assert pos.tolist() == pytest.approx([0.25, 0.0])
     assert neg.tolist() == pytest.approx([0.25, 0.25])
+    assert neg_bg.tolist() == pytest.approx([0.25, 0.25])  # what EQL leaves: background only
+
+
+class _GivenGradient(torch.nn.Module):
+    """A 'loss' whose gradient with respect to the logits is the matrix it is given."""
+
+    def __init__(self, grad):
+        super().__init__()
+        self.grad = grad
+
+    def forward(self, cls_score, label):
+        return (cls_score * self.grad).sum()
+
+
+def test_negatives_split_by_source_add_up_and_go_to_the_right_source():
+    """Each RoI's gradient goes to exactly one source: a background RoI's to 'background' for
+    every class, a foreground RoI's to 'other classes' for every class but its own (positive);
+    the parts add up to the negative total as one sum over all RoIs gives it."""
+    from mmdet_eql.models.losses import split_by_label
+    g = torch.Generator().manual_seed(0)
+    n, c = 40, 6
+    grad = torch.randn(n, c + 1, generator=g, dtype=torch.float64)  # + a background column
+    labels = torch.randint(0, c + 1, (n, ), generator=g)
+    labels[:5] = c
+    acc = GradientAccumulator(num_classes=c)
+    loss = _GivenGradient(grad)
+    acc.attach(loss)
+    loss.train()
+    for _ in range(2):  # two steps accumulate
+        loss(torch.zeros(n, c + 1, dtype=torch.float64, requires_grad=True), labels).backward()
+    pos, neg, neg_bg = acc.totals()
+    m = grad[:, :c].abs()
+    bg = labels == c
+    want_bg = 2 * m[bg].sum(0)
+    want_fg = 2 * torch.stack([m[(~bg) & (labels != j), j].sum() for j in range(c)])
+    want_pos = 2 * torch.stack([m[labels == j, j].sum() for j in range(c)])
+    assert neg_bg.tolist() == pytest.approx(want_bg.tolist(), rel=1e-12)
+    assert (neg - neg_bg).tolist() == pytest.approx(want_fg.tolist(), rel=1e-12)
+    assert pos.tolist() == pytest.approx(want_pos.tolist(), rel=1e-12)
+    # the same total as one split over all RoIs (the monitor's total before the split)
+    _, total = split_by_label(m, labels)
+    assert neg.tolist() == pytest.approx((2 * total).tolist(), rel=1e-12)
 
 
 @pytest.mark.slow

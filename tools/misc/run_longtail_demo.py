@@ -530,6 +530,26 @@ def grad_ratio_report(methods, seeds_of, args) -> str:
     for m, reps in found.items():
         cells = [f"{np.mean([r['mean_ratio_by_group'][g] for r in reps]):.3g}" for g in 'rcf']
         lines.append(f'| {LABELS[m]} | {len(reps)} | ' + ' | '.join(cells) + ' |')
+    # the negative gradient by source (reports written since the monitor splits it)
+    split = {
+        m: reps
+        for m, reps in found.items()
+        if all(r.get('mean_background_share_by_group') for r in reps)
+    }
+    if split:
+        lines += [
+            '', 'Share of the negative gradient that comes from background RoIs (the rest: '
+            'foreground RoIs of other classes), mean over the classes of each group and the '
+            'seeds:', '', '| method | seeds | rare | common | frequent |',
+            '| --- | --- | --- | --- | --- |'
+        ]
+        for m, reps in split.items():
+            cells = [
+                f"{np.mean([r['mean_background_share_by_group'][g] for r in reps]):.3f}"
+                if all(g in r['mean_background_share_by_group'] for r in reps) else '-'
+                for g in 'rcf'
+            ]
+            lines.append(f'| {LABELS[m]} | {len(reps)} | ' + ' | '.join(cells) + ' |')
     plots.plot_grad_ratio_compare({
         LABELS[m]: reps[0]
         for m, reps in found.items()

@@ -21,7 +21,9 @@ from mmdet_eql.utils.class_frequency import (GROUP_NAMES, ClassFrequency, class_
 
 
 class GradientAccumulator:
-    """Sums |dL/dz_ij| per class j over positive (label j) and negative RoIs.
+    """Sums |dL/dz_ij| per class j over positive (label j) and negative RoIs, the negatives split
+    by source: background RoIs (label C) and foreground RoIs of other classes. The negative total
+    is the sum of the two parts.
 
     ``attach(loss_module)`` registers a forward hook on a classification loss: each training call
     ``loss(cls_score, labels, ...)`` puts a tensor hook on ``cls_score`` that, during backward,
@@ -33,17 +35,28 @@ class GradientAccumulator:
     def __init__(self, num_classes: int) -> None:
         self.num_classes = num_classes
         self.pos = torch.zeros(num_classes, dtype=torch.float64)
-        self.neg = torch.zeros(num_classes, dtype=torch.float64)
+        self.neg_bg = torch.zeros(num_classes, dtype=torch.float64)
+        self.neg_fg = torch.zeros(num_classes, dtype=torch.float64)
         self.steps = 0
         self._handles = []
 
     def add(self, grad: torch.Tensor, labels: torch.Tensor) -> None:
         """Adds one backward's (N, W) gradient for (N,) labels in [0, C] (C: background)."""
         g = grad.detach()[:, :self.num_classes].abs()
-        pos, neg = split_by_label(g, labels.detach().long().to(g.device))
+        labels = labels.detach().long().to(g.device)
+        bg = labels >= self.num_classes
+        # foreground RoIs: positives, and the negatives they give the other classes
+        pos, neg_fg = split_by_label(g[~bg], labels[~bg])
+        neg_bg = g[bg].to(torch.float64).sum(0)  # background RoIs: a negative for every class
         self.pos = self.pos.to(g.device) + pos
-        self.neg = self.neg.to(g.device) + neg
+        self.neg_fg = self.neg_fg.to(g.device) + neg_fg
+        self.neg_bg = self.neg_bg.to(g.device) + neg_bg
         self.steps += 1
+
+    @property
+    def neg(self) -> torch.Tensor:
+        """(C,) the negative total: background plus other classes' foreground RoIs."""
+        return self.neg_bg + self.neg_fg
 
     def _forward_hook(self, module, args, kwargs, output):
         cls_score = args[0] if args else kwargs.get('cls_score')
@@ -63,32 +76,51 @@ class GradientAccumulator:
         self._handles = []
 
     def totals(self):
-        """(C,) positive and negative sums as numpy, summed over processes when distributed."""
-        both = torch.stack([self.pos, self.neg])
-        all_reduce(both, op='sum')  # mmengine's: a no-op for one process, moves to the backend
-        both = both.cpu().numpy()
-        return both[0], both[1]
+        """(C,) positive, negative, and the negative from background RoIs, as numpy, summed
+        over processes when distributed (the negative total is the sum of its parts after the
+        sum over processes, so it stays exactly their sum)."""
+        parts = torch.stack([self.pos, self.neg_bg, self.neg_fg])
+        all_reduce(parts, op='sum')  # mmengine's: a no-op for one process, moves to the backend
+        pos, neg_bg, neg_fg = parts.cpu().numpy()
+        return pos, neg_bg + neg_fg, neg_bg
 
 
-def ratio_report(pos: np.ndarray, neg: np.ndarray, cf: Optional[ClassFrequency]) -> Dict:
-    """Per-class records and the mean ratio per frequency group."""
+def ratio_report(pos: np.ndarray,
+                 neg: np.ndarray,
+                 cf: Optional[ClassFrequency],
+                 neg_bg: Optional[np.ndarray] = None) -> Dict:
+    """Per-class records and the mean ratio per frequency group; with ``neg_bg`` (the negative
+    gradient from background RoIs), each class's negative split by source and each group's mean
+    share from background RoIs."""
     ratio = pos / (neg + RATIO_EPS)
+    bg_share = None if neg_bg is None else np.where(neg > 0, neg_bg / np.maximum(neg, 1e-300),
+                                                    np.nan)
     records = []
     for j in range(len(pos)):
         rec = dict(index=j, pos_grad=float(pos[j]), neg_grad=float(neg[j]), ratio=float(ratio[j]))
+        if neg_bg is not None:
+            rec.update(
+                neg_grad_background=float(neg_bg[j]),
+                neg_grad_other_classes=float(neg[j] - neg_bg[j]),
+                background_share=None if np.isnan(bg_share[j]) else float(bg_share[j]))
         if cf is not None:
             for key, values in (('id', cf.ids), ('name', cf.names),
                                 ('image_count', cf.image_counts), ('frequency', cf.groups)):
                 if values is not None:
                     rec[key] = values[j]
         records.append(rec)
-    groups = {}
+    groups, shares = {}, {}
     if cf is not None and cf.groups is not None:
         for g in 'rcf':
             idx = [j for j, x in enumerate(cf.groups) if x == g]
             if idx:
                 groups[g] = float(np.mean(ratio[idx]))
-    return dict(categories=records, mean_ratio_by_group=groups, mean_ratio=float(ratio.mean()))
+                if bg_share is not None and not np.isnan(bg_share[idx]).all():
+                    shares[g] = float(np.nanmean(bg_share[idx]))
+    out = dict(categories=records, mean_ratio_by_group=groups, mean_ratio=float(ratio.mean()))
+    if bg_share is not None:
+        out['mean_background_share_by_group'] = shares
+    return out
 
 
 @HOOKS.register_module()
@@ -178,10 +210,11 @@ class GradientRatioMonitorHook(Hook):
 
     def reports(self) -> Dict[str, Dict]:
         """The current report of every monitored head (collective when distributed)."""
-        return {
-            name: ratio_report(*acc.totals(), self.class_freq)
-            for name, acc in self.accumulators.items()
-        }
+        out = {}
+        for name, acc in self.accumulators.items():
+            pos, neg, neg_bg = acc.totals()
+            out[name] = ratio_report(pos, neg, self.class_freq, neg_bg)
+        return out
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if not self.every_n_train_iters(runner, self.interval):
@@ -193,6 +226,10 @@ class GradientRatioMonitorHook(Hook):
                 runner.message_hub.update_scalar(key, v)
             text = ', '.join(f'{GROUP_NAMES[g]} {v:.4g}' for g, v in groups.items()) or \
                 f'all {rep["mean_ratio"]:.4g}'
+            shares = rep.get('mean_background_share_by_group', {})
+            if shares:
+                text += '; share of the negative gradient from background RoIs: ' + ', '.join(
+                    f'{GROUP_NAMES[g]} {v:.3f}' for g, v in shares.items())
             print_log(
                 f'GradientRatioMonitorHook ({name}): mean positive/negative gradient ratio: '
                 f'{text}',

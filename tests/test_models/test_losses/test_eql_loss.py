@@ -6,8 +6,9 @@ from mmdet.registry import MODELS
 from mmdet_eql.models.losses import EQLLoss
 
 
-def reference_eql(z, labels, freq, lam):
-    """Literal float64 EQL from the paper's equations: per-RoI loss summed over classes."""
+def reference_eql(z, labels, freq, lam, protect_background=False):
+    """Literal float64 EQL from the paper's equations: per-RoI loss summed over classes.
+    ``protect_background``: E(r) = 1 for every RoI (the paper's "without E(r)")."""
     z = z.double()
     n, c = z.shape
     y = torch.zeros(n, c, dtype=torch.float64)
@@ -15,6 +16,8 @@ def reference_eql(z, labels, freq, lam):
         if labels[i] < c:
             y[i, labels[i]] = 1.0
     e = (labels < c).double()[:, None]  # E(r): foreground proposal
+    if protect_background:
+        e = torch.ones_like(e)
     t = (torch.as_tensor(freq, dtype=torch.float64) < lam).double()[None, :]  # T_lambda(f_j)
     w = 1 - e * t * (1 - y)
     s = torch.sigmoid(z)
@@ -52,6 +55,32 @@ def test_loss_and_gradient_match_reference():
     (out * g).sum().backward()
     (ref * g).sum().backward()
     torch.testing.assert_close(z1.grad, z2.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_without_e_r_background_rois_are_protected_too():
+    """The ablation option: E(r) = 1 for every RoI, against the literal reference; background
+    RoIs then give the tail classes no gradient; the default is unchanged."""
+    z, labels, freq = make_case()
+    c = z.size(1)
+    loss_fn = build(freq, protect_background=True)
+    z1 = z.clone().requires_grad_()
+    out = loss_fn(z1, labels, reduction_override='none')
+    z2 = z.clone().requires_grad_()
+    ref = reference_eql(z2, labels, freq, LAM, protect_background=True)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    g = torch.randn(len(labels), dtype=torch.float64)
+    (out * g).sum().backward()
+    (ref * g).sum().backward()
+    torch.testing.assert_close(z1.grad, z2.grad, rtol=1e-12, atol=1e-12)
+    tail = torch.tensor(freq) < LAM
+    bg = labels == c
+    assert (z1.grad[bg][:, tail] == 0).all() and (z1.grad[bg][:, ~tail] != 0).all()
+    default = build(freq)(z, labels, reduction_override='none')
+    assert not torch.allclose(default, out)  # background rows differ
+    torch.testing.assert_close(default[~bg], out[~bg], rtol=1e-12, atol=1e-12)
+    assert 'protect_background=True' in repr(loss_fn)
+    with pytest.raises(ValueError, match='protect_background must be True or False'):
+        build(freq, protect_background='yes')
 
 
 def test_gradient_zero_on_tail_negatives_and_bce_elsewhere():
