@@ -10,7 +10,8 @@ PATHS = ['mmdet_eql', 'tools', 'tests', 'configs']
 
 
 @pytest.mark.parametrize(
-    'cmd', [
+    'cmd',
+    [
         ['flake8'],
         ['isort', '--check-only', '--diff'],
         # --parallel: one process a core (a third of the suite's lint time on 2 cores)

@@ -533,8 +533,7 @@ def grad_ratio_report(methods, seeds_of, args) -> str:
     # the negative gradient by source (reports written since the monitor splits it)
     split = {
         m: reps
-        for m, reps in found.items()
-        if all(r.get('mean_background_share_by_group') for r in reps)
+        for m, reps in found.items() if all(r.get('mean_background_share_by_group') for r in reps)
     }
     if split:
         lines += [
@@ -545,9 +544,8 @@ def grad_ratio_report(methods, seeds_of, args) -> str:
         ]
         for m, reps in split.items():
             cells = [
-                f"{np.mean([r['mean_background_share_by_group'][g] for r in reps]):.3f}"
-                if all(g in r['mean_background_share_by_group'] for r in reps) else '-'
-                for g in 'rcf'
+                f"{np.mean([r['mean_background_share_by_group'][g] for r in reps]):.3f}" if all(
+                    g in r['mean_background_share_by_group'] for r in reps) else '-' for g in 'rcf'
             ]
             lines.append(f'| {LABELS[m]} | {len(reps)} | ' + ' | '.join(cells) + ' |')
     plots.plot_grad_ratio_compare({

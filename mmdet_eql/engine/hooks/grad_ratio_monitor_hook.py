@@ -93,8 +93,8 @@ def ratio_report(pos: np.ndarray,
     gradient from background RoIs), each class's negative split by source and each group's mean
     share from background RoIs."""
     ratio = pos / (neg + RATIO_EPS)
-    bg_share = None if neg_bg is None else np.where(neg > 0, neg_bg / np.maximum(neg, 1e-300),
-                                                    np.nan)
+    bg_share = None if neg_bg is None else np.where(neg > 0, neg_bg /
+                                                    np.maximum(neg, 1e-300), np.nan)
     records = []
     for j in range(len(pos)):
         rec = dict(index=j, pos_grad=float(pos[j]), neg_grad=float(neg[j]), ratio=float(ratio[j]))

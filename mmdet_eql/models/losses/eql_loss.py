@@ -85,7 +85,10 @@ class _EQLFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, logits: Tensor, labels: Tensor, tail: Tensor,
+    def forward(ctx,
+                logits: Tensor,
+                labels: Tensor,
+                tail: Tensor,
                 protect_background: bool = False) -> Tensor:
         num_classes = logits.size(1)
         fg = (labels < num_classes).to(logits.dtype)  # (N,) has a ground-truth column
@@ -264,5 +267,5 @@ class EQLLoss(CWideSigmoidHeadMixin, nn.Module):
 
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, lambda_={self.lambda_}, '
-                f'reduction={self.reduction!r}, loss_weight={self.loss_weight}'
-                + (', protect_background=True' if self.protect_background else ''))
+                f'reduction={self.reduction!r}, loss_weight={self.loss_weight}' +
+                (', protect_background=True' if self.protect_background else ''))
