@@ -53,6 +53,14 @@ def test_demo_runs_end_to_end(tmp_path):
     assert '| rare | common | frequent |' in res.stdout  # the gradient-ratio monitor's table
     # and its split of the negative gradient by source
     assert 'Share of the negative gradient that comes from background RoIs' in res.stdout
+    # EQL's premise read out of a real run's report (tools/analysis_tools/eql_premise.py)
+    from conftest import run_tool_in_process
+    (report, ) = (wd / 'softmax_seed0').glob('*/grad_ratio.json')
+    premise = run_tool_in_process(
+        osp.join(ROOT, 'tools', 'analysis_tools', 'eql_premise.py'), str(report), '--lambda',
+        '0.112')
+    assert premise.returncode == 0, premise.stderr
+    assert '| rare |' in premise.stdout and 'EQL removes (protected)' in premise.stdout
     for f in ('results.md', 'results.json', 'ap_by_group.png', 'per_category_ap.png',
               'grad_ratio.png'):
         assert (wd / f).stat().st_size > 0, f

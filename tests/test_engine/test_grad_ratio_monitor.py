@@ -51,7 +51,8 @@ def test_softmax_case_checked_by_hand():
         id=2,
         name='b',
         image_count=2,
-        frequency='r')
+        frequency='r',
+        freq=pytest.approx(0.001))
     # no grad, eval mode: nothing recorded; detach stops recording
     with torch.no_grad():
         loss(z, torch.tensor([0, 2]))

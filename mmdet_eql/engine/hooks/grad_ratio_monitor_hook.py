@@ -108,6 +108,7 @@ def ratio_report(pos: np.ndarray,
                                 ('image_count', cf.image_counts), ('frequency', cf.groups)):
                 if values is not None:
                     rec[key] = values[j]
+            rec['freq'] = float(cf.freq[j])  # f_j, what EQL's lambda is compared with
         records.append(rec)
     groups, shares = {}, {}
     if cf is not None and cf.groups is not None:
