@@ -45,6 +45,35 @@ def load(path: str) -> Config:
     return copy.deepcopy(_load(path))
 
 
+def model_key(path: str) -> str:
+    """The model a config builds, as text: configs that differ only in data, schedule or test
+    settings outside the model (random and RFS leaves, 1x and 2x) build the same one."""
+    return repr(_load(path).model.to_dict())
+
+
+#: the detection configs ordered so that those building the same model are neighbours: the model
+#: is built (and its ImageNet weights loaded) once for them, the checks run for every config
+BY_MODEL = sorted(CONFIGS, key=lambda p: (model_key(p), p))
+_LAST_BUILT = {}
+
+
+def built_model(path: str, cfg, imagenet_cache, monkeypatch):
+    """``cfg``'s model, built from mmdet's registry with its weights initialised (the ImageNet
+    stand-in for the LVIS leaves); reused for the next config that builds the same model."""
+    key = model_key(path)
+    if key not in _LAST_BUILT:
+        _LAST_BUILT.clear()  # one model at a time in memory
+        register_all_modules(init_default_scope=True)
+        model = MODELS.build(cfg.model)
+        if 'lvis' in osp.basename(path):
+            # the first step of every run: ImageNet weights, without torchvision and without a
+            # download when the file is in torch's hub cache
+            monkeypatch.setenv('TORCH_HOME', imagenet_cache)
+            model.init_weights()
+        _LAST_BUILT[key] = model
+    return _LAST_BUILT[key]
+
+
 def test_there_are_configs():
     assert len(CONFIGS) >= 12 and len(CLS_CONFIGS) >= 2
 
@@ -82,6 +111,22 @@ def test_config_name_follows_rule(path):
 
 
 @pytest.fixture(scope='module')
+def freq_file(tmp_path_factory):
+    """A class-frequency JSON of n classes (one per n, the same file for every config)."""
+    import json
+    base = tmp_path_factory.mktemp('freq')
+
+    def make(n: int) -> str:
+        path = base / f'freq{n}.json'
+        if not path.exists():
+            cats = [dict(id=i + 1, name=f'c{i}', freq=(i + 1) / n) for i in range(n)]
+            path.write_text(json.dumps(dict(categories=cats)))
+        return str(path)
+
+    return make
+
+
+@pytest.fixture(scope='module')
 def imagenet_cache(tmp_path_factory):
     """torch's hub cache with stand-ins of the ImageNet ResNet files the LVIS leaves name."""
     import sys
@@ -92,32 +137,23 @@ def imagenet_cache(tmp_path_factory):
     return home
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
-def test_config_loads_and_builds(path, tmp_path, imagenet_cache, monkeypatch):
+@pytest.mark.parametrize('path', BY_MODEL, ids=lambda p: osp.relpath(p, ROOT))
+def test_config_loads_and_builds(path, freq_file, imagenet_cache, monkeypatch):
     cfg = load(path)
     head_cfg = cfg.model.roi_head.bbox_head if 'roi_head' in cfg.model else cfg.model.bbox_head
     for holder in (head_cfg, head_cfg.get('loss_cls', {})):  # the head, or a loss on mmdet's
         freq = holder.get('class_freq')
         if isinstance(freq, str) and freq.endswith('.json') and not osp.isfile(freq):
             # the benchmark's frequency file is made with its data (make_longtail_dataset.py)
-            import json
-            n = head_cfg.num_classes
-            cats = [dict(id=i + 1, name=f'c{i}', freq=(i + 1) / n) for i in range(n)]
-            (tmp_path / 'freq.json').write_text(json.dumps(dict(categories=cats)))
-            holder.class_freq = str(tmp_path / 'freq.json')
+            holder.class_freq = freq_file(head_cfg.num_classes)
     assert cfg.custom_imports['imports'] == ['mmdet_eql']
     assert 'work_dir' not in cfg
     # exact resume: torch's generator state goes into every checkpoint
     assert dict(type='RNGStateHook') in cfg.get('custom_hooks', [])
-    register_all_modules(init_default_scope=True)
-    model = MODELS.build(cfg.model)
+    model = built_model(path, cfg, imagenet_cache, monkeypatch)
     head = model.roi_head.bbox_head if hasattr(model, 'roi_head') else model.bbox_head
     if 'lvis' in osp.basename(path):
-        # the first step of every run: ImageNet weights, without torchvision and without a
-        # download when the file is in torch's hub cache
         from lvis_fixture import stem_marker
-        monkeypatch.setenv('TORCH_HOME', imagenet_cache)
-        model.init_weights()
         assert torch.equal(model.backbone.conv1.weight.detach(), stem_marker())
         test_cfg = cfg.model.test_cfg.rcnn if 'roi_head' in cfg.model else cfg.model.test_cfg
         ap_fixed = path.endswith('_ap-fixed.py')
