@@ -58,6 +58,15 @@ def plot_group_ap(metrics: Dict[str, Dict[str, dict]],
     plt.close(fig)
 
 
+def moving_mean(xs: np.ndarray, ys: np.ndarray):
+    """(x, mean of y) over a window of an eighth of the points, at least 3 and at most all of
+    them (a window longer than the data would make np.convolve's 'valid' output longer, not
+    shorter); ``xs`` sorted. Each mean stands at its window's middle x."""
+    k = min(max(3, len(xs) // 8), len(xs))
+    trend = np.convolve(ys, np.ones(k) / k, mode='valid')
+    return xs[k // 2:k // 2 + len(trend)], trend
+
+
 def plot_per_category_ap(per_category: Dict[str, Dict[int, float]],
                          image_counts: Dict[int, int],
                          groups: Dict[int, str],
@@ -79,13 +88,8 @@ def plot_per_category_ap(per_category: Dict[str, Dict[int, float]],
         ax.scatter(
             xs, ys, c=cols, marker=markers[i % len(markers)], s=18, alpha=0.55, edgecolors='none')
         order = np.argsort(xs)
-        # window of the moving mean: an eighth of the categories, at least 3, at most all of them
-        # (a window longer than the data would make np.convolve's 'valid' output longer, not
-        # shorter)
-        k = min(max(3, len(order) // 8), len(order))
-        trend = np.convolve(ys[order], np.ones(k) / k, mode='valid')
-        ax.plot(
-            xs[order][k // 2:k // 2 + len(trend)], trend, label=f'{model} (moving mean)', lw=1.5)
+        tx, trend = moving_mean(xs[order], ys[order])
+        ax.plot(tx, trend, label=f'{model} (moving mean)', lw=1.5)
     for g, col in GROUP_COLOURS.items():
         ax.scatter([], [], c=col, label=GROUP_LABELS[g], s=18)
     ax.set_xscale('log')
@@ -146,17 +150,8 @@ def plot_grad_ratio_compare(reports: Dict[str, dict],
         ys = np.array([max(c['ratio'], floor) for c in cats])
         pts = ax.scatter(xs, ys, marker=markers[i % len(markers)], s=14, alpha=0.45)
         order = np.argsort(xs)
-        # window of the moving mean: an eighth of the categories, at least 3, at most all of them
-        # (a window longer than the data would make np.convolve's 'valid' output longer, not
-        # shorter)
-        k = min(max(3, len(order) // 8), len(order))
-        trend = np.exp(np.convolve(np.log(ys[order]), np.ones(k) / k, mode='valid'))
-        ax.plot(
-            xs[order][k // 2:k // 2 + len(trend)],
-            trend,
-            color=pts.get_facecolor()[0][:3],
-            lw=1.5,
-            label=name)
+        tx, log_trend = moving_mean(xs[order], np.log(ys[order]))
+        ax.plot(tx, np.exp(log_trend), color=pts.get_facecolor()[0][:3], lw=1.5, label=name)
     _finish_ratio_axes(fig, ax, title, out_file)
 
 

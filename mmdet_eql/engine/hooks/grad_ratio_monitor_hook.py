@@ -53,11 +53,6 @@ class GradientAccumulator:
         self.neg_bg = self.neg_bg.to(g.device) + neg_bg
         self.steps += 1
 
-    @property
-    def neg(self) -> torch.Tensor:
-        """(C,) the negative total: background plus other classes' foreground RoIs."""
-        return self.neg_bg + self.neg_fg
-
     def _forward_hook(self, module, args, kwargs, output):
         cls_score = args[0] if args else kwargs.get('cls_score')
         labels = args[1] if len(args) > 1 else kwargs.get('label', kwargs.get('labels'))

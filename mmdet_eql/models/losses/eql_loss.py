@@ -37,7 +37,10 @@ def is_lvis_v1(cf: ClassFrequency) -> bool:
     return cf.ids == v1.ids and cf.image_counts == v1.image_counts
 
 
-def protection_notes(cf: ClassFrequency, lambda_: float) -> List[Tuple[int, str]]:
+def protection_notes(
+        cf: ClassFrequency,
+        lambda_: float,
+        unprotected: str = 'EQL is plain sigmoid cross-entropy') -> List[Tuple[int, str]]:
     """(logging level, message) about what lambda protects: a warning when it protects no class
     (EQL would be plain sigmoid cross-entropy); information, with the reason, when it protects
     classes LVIS calls frequent (> 100 train images), as the authors' LVIS v1 setting does."""
@@ -45,7 +48,7 @@ def protection_notes(cf: ClassFrequency, lambda_: float) -> List[Tuple[int, str]
     out = []
     if lambda_ > 0 and not mask.any():
         out.append((logging.WARNING, f'lambda={lambda_:g} protects no class (smallest frequency '
-                    f'{cf.freq.min():.3g}): EQL is plain sigmoid cross-entropy'))
+                    f'{cf.freq.min():.3g}): {unprotected}'))
     n_freq = cf.count_by_group(mask).get('f', 0)
     if n_freq:
         counts = ''
@@ -66,6 +69,20 @@ def protection_notes(cf: ClassFrequency, lambda_: float) -> List[Tuple[int, str]
 
 #: messages already logged by this process (each is said once, not once per model built)
 _SAID = set()
+
+
+def log_protection(who: str,
+                   cf: ClassFrequency,
+                   lambda_: float,
+                   prefix: str = '',
+                   unprotected: str = 'EQL is plain sigmoid cross-entropy') -> None:
+    """Logs what lambda protects (every time), and each of ``protection_notes`` once a process,
+    as ``who``: messages."""
+    print_log(f'{who}: {prefix}{summarize_protection(cf, lambda_)}', logger='current')
+    for level, msg in protection_notes(cf, lambda_, unprotected):
+        if msg not in _SAID:
+            _SAID.add(msg)
+            print_log(f'{who}: {msg}', logger='current', level=level)
 
 
 class _EQLFunction(torch.autograd.Function):
@@ -218,11 +235,7 @@ class EQLLoss(CWideSigmoidHeadMixin, nn.Module):
         mask = torch.from_numpy(cf.protected(self.lambda_))
         self.tail_mask.copy_(mask.to(self.tail_mask.device))
         self.class_freq = cf
-        print_log(f'EQLLoss: {summarize_protection(cf, self.lambda_)}', logger='current')
-        for level, msg in protection_notes(cf, self.lambda_):
-            if msg not in _SAID:
-                _SAID.add(msg)
-                print_log(f'EQLLoss: {msg}', logger='current', level=level)
+        log_protection('EQLLoss', cf, self.lambda_)
 
     def forward(self,
                 cls_score: Tensor,

@@ -24,12 +24,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.models.losses.utils import weight_reduce_loss
 from mmdet.registry import MODELS
-from mmengine.logging import print_log
 from torch import Tensor
 
-from mmdet_eql.utils.class_frequency import (ClassFrequency, check_num_classes, resolve_class_freq,
-                                             summarize_protection)
-from .eql_loss import _SAID, protection_notes
+from mmdet_eql.utils.class_frequency import ClassFrequency, check_num_classes, resolve_class_freq
+from .eql_loss import log_protection
 from .utils import check_finite_and_labels, check_loss_args
 
 
@@ -147,15 +145,12 @@ class SoftmaxEQLLoss(nn.Module):
         check_num_classes(cf, self.num_classes, who='SoftmaxEQLLoss')
         self.tail_mask.copy_(torch.from_numpy(cf.protected(self.lambda_)).to(self.tail_mask.device))
         self.class_freq = cf
-        print_log(
-            f'SoftmaxEQLLoss: gamma={self.gamma:g}, {summarize_protection(cf, self.lambda_)}',
-            logger='current')
-        for level, msg in protection_notes(cf, self.lambda_):
-            msg = msg.replace('EQL is plain sigmoid cross-entropy', 'SEQL is plain softmax '
-                              'cross-entropy')
-            if msg not in _SAID:
-                _SAID.add(msg)
-                print_log(f'SoftmaxEQLLoss: {msg}', logger='current', level=level)
+        log_protection(
+            'SoftmaxEQLLoss',
+            cf,
+            self.lambda_,
+            prefix=f'gamma={self.gamma:g}, ',
+            unprotected='SEQL is plain softmax cross-entropy')
 
     def forward(self,
                 cls_score: Tensor,
