@@ -82,3 +82,18 @@ def tiny_data(tmp_path_factory) -> str:
         '--quiet', '--overwrite')
     assert res.returncode == 0, res.stderr
     return str(root) + '/'
+
+
+#: the pre-training options of the session's tiny checkpoint (:func:`tiny_pretrained`)
+TINY_PRETRAIN = dict(images_per_class=2, val_per_class=1, epochs=2, seed=0)
+
+
+@pytest.fixture(scope='session')
+def tiny_pretrained(tmp_path_factory) -> str:
+    """A pre-trained backbone made once per session by tools/misc/pretrain_longtail_backbone.py's
+    ``pretrain`` (the set, tools/train.py in a subprocess, the checkpoint and its record) with
+    TINY_PRETRAIN's options; its folder. Tests copy it before changing anything in it."""
+    out = tmp_path_factory.mktemp('pretrain')
+    module = _tool_module(osp.join(ROOT, 'tools', 'misc', 'pretrain_longtail_backbone.py'))
+    module.pretrain(str(out), TINY_PRETRAIN, threads=1, progress=False)
+    return str(out)

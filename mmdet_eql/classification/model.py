@@ -93,6 +93,9 @@ class LongTailClsPreprocessor(BaseDataPreprocessor):
 class LongTailClassifier(BaseModel):
     """Backbone, global average pooling and a linear classifier; ``loss_cls`` is any registered
     mmdet loss that takes (N, C) logits and (N,) labels (CrossEntropyLoss, SoftmaxEQLLoss, ...).
+    The backbone is any registered one: a backbone that returns a tuple of feature maps (mmdet's
+    ResNet) is classified from the last; ``in_channels`` gives its width when the backbone has no
+    ``out_channels`` attribute (CifarResNet has one).
 
     ``predict`` returns one dict a sample: ``pred_label``, ``gt_label`` and ``scores`` (softmax)."""
 
@@ -100,6 +103,7 @@ class LongTailClassifier(BaseModel):
                  backbone: dict,
                  num_classes: int,
                  loss_cls: dict,
+                 in_channels: Optional[int] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         # built here from mmdet's registry (BaseModel would look in mmengine's, which does not
@@ -107,12 +111,21 @@ class LongTailClassifier(BaseModel):
         preprocessor = MODELS.build(data_preprocessor or dict(type='LongTailClsPreprocessor'))
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
-        self.fc = nn.Linear(self.backbone.out_channels, num_classes)
+        if in_channels is None:
+            in_channels = getattr(self.backbone, 'out_channels', None)
+            if in_channels is None:
+                raise ValueError(f'LongTailClassifier: the backbone {backbone.get("type")!r} has '
+                                 'no out_channels attribute; give in_channels (the width of its '
+                                 'last feature map)')
+        self.fc = nn.Linear(in_channels, num_classes)
         self.num_classes = num_classes
         self.loss_cls = MODELS.build(loss_cls)
 
     def logits(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.backbone(inputs).mean((2, 3)))
+        feats = self.backbone(inputs)
+        if isinstance(feats, (tuple, list)):
+            feats = feats[-1]
+        return self.fc(feats.mean((2, 3)))
 
     def forward(self,
                 inputs: torch.Tensor,

@@ -74,3 +74,23 @@ def set_max_iters(cfg, max_iters: int) -> None:
     if 'logger' in hooks:
         hooks.logger.interval = min(hooks.logger.get('interval', 50), max(1, max_iters // 20))
     cfg.log_processor = dict(cfg.get('log_processor', {}), by_epoch=False)
+
+
+def portable_text(cfg, paths: dict) -> str:
+    """The config's text with each absolute path in ``paths`` ({path: name}) written as ``$name``,
+    replaced in the config's values before the text is laid out: the text (and a digest of it)
+    is the same wherever the files lie, however long their paths are."""
+    from mmengine.config import Config
+
+    def sub(value):
+        if isinstance(value, str):
+            for path, name in paths.items():
+                value = value.replace(path, f'${name}')
+            return value
+        if isinstance(value, dict):
+            return {k: sub(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(sub(v) for v in value)
+        return value
+
+    return Config(sub(cfg.to_dict())).pretty_text

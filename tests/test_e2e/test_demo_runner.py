@@ -1,5 +1,8 @@
 """The README's main job, on the tiny preset with two iterations per model; and a runner that
-cannot report the wrong run."""
+cannot report the wrong run. EQL runs with repeat-factor sampling (the eql-rfs leaf: EQLLoss and
+mmdet's ClassBalancedDataset in one training), first from scratch, then retrained in place in the
+pre-trained regime (the session's tiny pre-trained checkpoint loaded through the leaf's init_cfg,
+512 RoIs an image, 300 detections)."""
 import json
 import os.path as osp
 import subprocess
@@ -21,7 +24,7 @@ def demo(tmp_path,
          *extra,
          data='data',
          iters='2',
-         methods=('softmax', 'eql'),
+         methods=('softmax', 'eql-rfs'),
          options=(),
          in_process=False):
     """The runner as a script; ``in_process``: its ``main`` in this process (tests/conftest.py),
@@ -40,16 +43,16 @@ def demo(tmp_path,
 
 
 @pytest.mark.slow
-def test_demo_runs_end_to_end(tmp_path):
+def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
     wd = tmp_path / 'wd'
     # the two methods at once (--jobs 2: one thread each, a log file per run); the sequential
     # path (the runner's default) is the --retrain run below
     res = demo(tmp_path, '--jobs', '2')
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert 'training softmax (seed 0)' in res.stdout and 'training eql (seed 0)' in res.stdout
-    assert 'Saving checkpoint at 2 iterations' in (wd / 'eql_seed0' / 'run.log').read_text()
+    assert 'training softmax (seed 0)' in res.stdout and 'training eql-rfs (seed 0)' in res.stdout
+    assert 'Saving checkpoint at 2 iterations' in (wd / 'eql-rfs_seed0' / 'run.log').read_text()
     assert 'LVIS-like val (federated negatives):' in res.stdout
-    assert '| EQL, rare+common |' in res.stdout
+    assert '| EQL, rare+common + RFS |' in res.stdout
     assert '| rare | common | frequent |' in res.stdout  # the gradient-ratio monitor's table
     # and its split of the negative gradient by source
     assert 'Share of the negative gradient that comes from background RoIs' in res.stdout
@@ -65,7 +68,7 @@ def test_demo_runs_end_to_end(tmp_path):
               'grad_ratio.png'):
         assert (wd / f).stat().st_size > 0, f
     results = json.loads((wd / 'results.json').read_text())['results']
-    for method in ('softmax', 'eql'):
+    for method in ('softmax', 'eql-rfs'):
         for key in ('bbox/lvis', 'segm/lvis', 'bbox/strict', 'segm/strict'):
             summary = results[method]['0'][key]
             assert all(k in summary for k in ('AP', 'APr', 'APc', 'APf'))
@@ -73,9 +76,9 @@ def test_demo_runs_end_to_end(tmp_path):
     # a second run reuses the trained models and the dataset
     res = demo(tmp_path, in_process=True)
     assert res.returncode == 0 and 'done earlier' in res.stdout
-    record = json.loads((wd / 'eql_seed0' / 'run.json').read_text())
+    record = json.loads((wd / 'eql-rfs_seed0' / 'run.json').read_text())
     assert record['status'] == 'finished' and record['definition']['preset'] == 'tiny'
-    assert (wd / 'eql_seed0' / 'run_config.py').is_file()  # the resolved config that ran
+    assert (wd / 'eql-rfs_seed0' / 'run_config.py').is_file()  # the resolved config that ran
     # report only: seed 1 was never trained, it is left out and nothing trains
     res = demo(
         tmp_path,
@@ -83,11 +86,11 @@ def test_demo_runs_end_to_end(tmp_path):
         '--seeds',
         '0',
         '1',
-        methods=('softmax', 'eql', 'eqlv2'),
+        methods=('softmax', 'eql-rfs', 'eqlv2'),
         in_process=True)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert 'eql seed 1: no finished run, left out of the report' in res.stdout
-    assert '| EQL, rare+common | 0 |' in res.stdout and 'EQLv2' not in res.stdout.split(
+    assert 'eql-rfs seed 1: no finished run, left out of the report' in res.stdout
+    assert '| EQL, rare+common + RFS | 0 |' in res.stdout and 'EQLv2' not in res.stdout.split(
         'LVIS-like')[1]
     assert 'training' not in res.stdout
 
@@ -96,9 +99,9 @@ def test_demo_runs_end_to_end(tmp_path):
         tmp_path, options=['model.roi_head.bbox_head.loss_cls.loss_weight=2.0'], in_process=True)
     assert res.returncode != 0 and 'holds a run of another definition' in res.stderr, res.stderr
     assert 'cfg_options' in res.stderr and 'the resolved config' in res.stderr
-    res = demo(tmp_path, iters='3', methods=('eql', ), in_process=True)
+    res = demo(tmp_path, iters='3', methods=('eql-rfs', ), in_process=True)
     assert res.returncode != 0 and 'max_iters (2 -> 3)' in res.stderr, res.stderr
-    res = demo(tmp_path, '--report-only', iters='3', methods=('eql', ), in_process=True)
+    res = demo(tmp_path, '--report-only', iters='3', methods=('eql-rfs', ), in_process=True)
     assert res.returncode != 0 and 'max_iters (2 -> 3)' in res.stderr, res.stderr
     # ... and so is another dataset in the data root of the first
     res = demo(tmp_path, '--data-seed', '1', in_process=True)
@@ -110,28 +113,72 @@ def test_demo_runs_end_to_end(tmp_path):
         '1',
         '--report-only',
         data='data1',
-        methods=('eql', ),
+        methods=('eql-rfs', ),
         in_process=True)
     assert res.returncode != 0, res.stderr
     assert 'data_seed (0 -> 1), the annotation files' in res.stderr, res.stderr
     # --retrain trains the new definition in place, one run after the other (the default,
-    # output on the console)
-    res = demo(tmp_path, '--retrain', iters='3', methods=('eql', ))
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
-    assert 'training eql (seed 0)' in res.stdout
-    assert 'Saving checkpoint at 3 iterations' in res.stdout + res.stderr
-    assert '| EQL, rare+common | 0 |' in res.stdout
-    record = json.loads((wd / 'eql_seed0' / 'run.json').read_text())
-    assert record['status'] == 'finished' and record['definition']['max_iters'] == 3
-
-    # runs carry over to another machine or checkout: the definition holds no absolute path
-    (tmp_path / 'data').rename(tmp_path / 'data_moved')
+    # output on the console); here the pre-trained regime's leaf of the method
+    from conftest import TINY_PRETRAIN
     res = demo(
-        tmp_path, '--report-only', iters='3', methods=('eql', ), data='data_moved', in_process=True)
-    assert res.returncode == 0 and '| EQL, rare+common | 0 |' in res.stdout, res.stderr[-2000:]
+        tmp_path,
+        '--retrain',
+        '--regime',
+        'pretrained',
+        '--pretrained-dir',
+        tiny_pretrained,
+        '--pretrain-options',
+        *[f'{k}={v}' for k, v in TINY_PRETRAIN.items()],
+        iters='3',
+        methods=('eql-rfs', ))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert 'training eql-rfs (seed 0)' in res.stdout and 'pre-trained backbone' in res.stdout
+    assert 'Saving checkpoint at 3 iterations' in res.stdout + res.stderr
+    assert '| EQL, rare+common + RFS | 0 |' in res.stdout
+    record = json.loads((wd / 'eql-rfs_seed0' / 'run.json').read_text())
+    assert record['status'] == 'finished' and record['definition']['max_iters'] == 3
+    assert record['definition']['config'].startswith('configs/longtail-demo-pretrained/')
+    with open(osp.join(tiny_pretrained, 'pretrain.json')) as f:
+        assert record['definition']['pretrained'] == json.load(f)['checkpoint_sha256']
+    # the checkpoint went into the backbone through the leaf's init_cfg: the frozen stem and first
+    # stage still hold its tensors after training; a trained stage moved away from them
+    import torch
+    pre = torch.load(osp.join(tiny_pretrained, 'backbone.pth'), weights_only=False)['state_dict']
+    det = torch.load(wd / 'eql-rfs_seed0' / 'iter_3.pth', weights_only=False)['state_dict']
+    for k in ('backbone.conv1.weight', 'backbone.layer1.0.conv1.weight', 'backbone.bn1.weight'):
+        assert torch.equal(det[k], pre[k]), k
+    assert not torch.equal(det['backbone.layer4.1.conv2.weight'],
+                           pre['backbone.layer4.1.conv2.weight'])
+
+    # runs carry over to another machine or checkout: the definition holds no absolute path (a
+    # copy of the pre-trained checkpoint's folder elsewhere is the same checkpoint)
+    import shutil
+    (tmp_path / 'data').rename(tmp_path / 'data_moved')
+    moved = shutil.copytree(tiny_pretrained, tmp_path / 'pretrain_moved')
+    pt = [
+        '--regime', 'pretrained', '--pretrained-dir',
+        str(moved), '--pretrain-options', *[f'{k}={v}' for k, v in TINY_PRETRAIN.items()]
+    ]
+    res = demo(
+        tmp_path,
+        '--report-only',
+        *pt,
+        iters='3',
+        methods=('eql-rfs', ),
+        data='data_moved',
+        in_process=True)
+    assert res.returncode == 0 and '| EQL, rare+common + RFS | 0 |' in res.stdout, res.stderr[
+        -2000:]
     # parallel mode reuses finished runs too
     res = demo(
-        tmp_path, '--jobs', '2', iters='3', methods=('eql', ), data='data_moved', in_process=True)
+        tmp_path,
+        '--jobs',
+        '2',
+        *pt,
+        iters='3',
+        methods=('eql-rfs', ),
+        data='data_moved',
+        in_process=True)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
-    assert 'eql seed 0: done earlier' in res.stdout
-    assert 'training' not in res.stdout and '| EQL, rare+common | 0 |' in res.stdout
+    assert 'eql-rfs seed 0: done earlier' in res.stdout
+    assert 'training' not in res.stdout and '| EQL, rare+common + RFS | 0 |' in res.stdout

@@ -9,6 +9,10 @@ images per class follow CIFAR-100-LT's exponential profile, n_i = int(max * imba
 look-alikes); val is balanced. Writes OUT_DIR/train.npz and val.npz (images (N, 32, 32, 3)
 uint8, labels (N,)), class_freq.json (the class-frequency format: each class's train image count,
 f = count / train images) and info.json (the arguments). The same arguments give the same files.
+
+``--looks pretrain --imbalance 1 --size 64``: the balanced pre-training set of the benchmark's
+pre-trained regime (tools/misc/pretrain_longtail_backbone.py makes it): 64 looks whose shapes and
+hues are none of the benchmark's (longtail/presets.py), as ImageNet's labels are not LVIS's.
 """
 import argparse
 import json
@@ -22,22 +26,25 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from longtail.presets import PRESETS, category_table  # noqa: E402
+from longtail.presets import PRESETS, category_table, pretrain_category_table  # noqa: E402
 from longtail.render import background, polygon, rgb  # noqa: E402
 
 from mmdet_eql.classification.datasets import long_tail_counts  # noqa: E402
 from mmdet_eql.utils.class_frequency import frequency_group  # noqa: E402
 
 SIZE = 32
+#: the sets of looks: the detection benchmark's (the small preset's category table) and the
+#: pre-training set's, disjoint from them in shape and hue (longtail/presets.py)
+LOOKS = ('benchmark', 'pretrain')
 
 
-def render_one(cat: dict, rng: np.random.RandomState) -> np.ndarray:
-    """One 32 x 32 image of one object of ``cat``'s look: random size, position, rotation and
-    colour jitter on the benchmark's noise background."""
+def render_one(cat: dict, rng: np.random.RandomState, size: int = SIZE) -> np.ndarray:
+    """One ``size`` x ``size`` image of one object of ``cat``'s look: random size, position,
+    rotation and colour jitter on the benchmark's noise background."""
     from PIL import Image, ImageDraw
-    r = rng.uniform(0.28, 0.42) * SIZE
-    cx, cy = rng.uniform(r, SIZE - r, 2)
-    img = Image.fromarray(background(SIZE, rng))
+    r = rng.uniform(0.28, 0.42) * size
+    cx, cy = rng.uniform(r, size - r, 2)
+    img = Image.fromarray(background(size, rng))
     draw = ImageDraw.Draw(img)
     pts = [
         tuple(map(float, p)) for p in polygon(cat['shape'], cx, cy, r, rng.uniform(0, 2 * math.pi))
@@ -51,11 +58,20 @@ def make_set(out_dir: str,
              max_count: int = 300,
              val_per_class: int = 20,
              seed: int = 0,
-             progress: bool = True) -> dict:
+             progress: bool = True,
+             looks: str = 'benchmark',
+             size: int = SIZE) -> dict:
     """Writes the set; returns info.json's content."""
     from tqdm import tqdm
+    if looks not in LOOKS:
+        raise ValueError(f'looks must be one of {LOOKS}, got {looks!r}')
+    if size < 16:
+        raise ValueError(f'size must be at least 16 px, got {size}')
     rng = np.random.RandomState(seed)
-    cats = category_table(PRESETS['small'], np.random.RandomState(seed))  # 64 solid looks
+    if looks == 'benchmark':
+        cats = category_table(PRESETS['small'], np.random.RandomState(seed))  # 64 solid looks
+    else:
+        cats = pretrain_category_table()
     counts = long_tail_counts(max_count, len(cats), imbalance)
     if min(counts) < 1:
         raise ValueError(f'--imbalance {imbalance:g} with --max-count {max_count} leaves a class '
@@ -66,7 +82,7 @@ def make_set(out_dir: str,
     for split, per_class in (('train', train_counts), ('val', [val_per_class] * len(cats))):
         labels = np.repeat(np.arange(len(cats)), per_class)
         images = np.stack([
-            render_one(cats[k], rng)
+            render_one(cats[k], rng, size)
             for k in tqdm(labels, desc=f'{split}', unit='img', disable=not progress)
         ])
         np.savez_compressed(osp.join(out_dir, f'{split}.npz'), images=images, labels=labels)
@@ -93,6 +109,8 @@ def make_set(out_dir: str,
         max_count=max_count,
         val_per_class=val_per_class,
         seed=seed,
+        looks=looks,
+        size=size,
         classes=len(cats),
         train_images=total,
         val_images=val_per_class * len(cats))
@@ -108,6 +126,13 @@ def main(argv=None) -> int:
     parser.add_argument('--max-count', type=int, default=300, help='train images of the largest')
     parser.add_argument('--val-per-class', type=int, default=20)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--looks',
+        default='benchmark',
+        choices=LOOKS,
+        help='benchmark: the detection classes\' looks; pretrain: the pre-training set\'s, '
+        'disjoint from them (default: benchmark)')
+    parser.add_argument('--size', type=int, default=SIZE, help=f'image side (default {SIZE})')
     parser.add_argument('--quiet', action='store_true', help='no progress bars')
     args = parser.parse_args(argv)
     for value, flag in ((args.max_count, '--max-count'), (args.val_per_class, '--val-per-class')):
@@ -120,7 +145,7 @@ def main(argv=None) -> int:
                          'pick another folder')
     try:
         info = make_set(args.out_dir, args.imbalance, args.max_count, args.val_per_class, args.seed,
-                        not args.quiet)
+                        not args.quiet, args.looks, args.size)
     except ValueError as e:
         raise SystemExit(f'error: {e}')
     counts = [

@@ -43,7 +43,15 @@ from mmdet_eql.evaluation import lvis_eval  # noqa: E402
 from mmdet_eql.utils import load_json, write_json  # noqa: E402
 from mmdet_eql.visualization import plots  # noqa: E402
 
-CONFIG_DIR = osp.join(ROOT, 'configs', 'longtail-demo')
+#: the regimes: a folder of leaves each, one leaf a method (the same method names in each)
+REGIMES = {
+    # the backbone from scratch, 64 RoIs an image, 100 detections an image at test
+    'scratch': osp.join(ROOT, 'configs', 'longtail-demo'),
+    # the backbone pre-trained on a generated set with other labels (ImageNet's stand-in) and the
+    # paper's conditions (512 RoIs, 300 detections); configs/longtail-demo-pretrained/_base_/
+    'pretrained': osp.join(ROOT, 'configs', 'longtail-demo-pretrained'),
+}
+CONFIG_DIR = REGIMES['scratch']
 _ENV_LOCK = threading.Lock()
 KEYS = ('AP', 'APr', 'APc', 'APf')
 
@@ -73,12 +81,12 @@ def stated_benchmark(path: str) -> Optional[dict]:
     return None
 
 
-def discover_methods() -> Dict[str, Tuple[str, str]]:
+def discover_methods(config_dir: str = CONFIG_DIR) -> Dict[str, Tuple[str, str]]:
     """{method: (config path, label)} from the ``benchmark = dict(method=..., label=...)`` that
-    every config of configs/longtail-demo/ states in its own text: a new method is one new
-    leaf."""
+    every config of a regime's folder (configs/longtail-demo/ for the default one) states in its
+    own text: a new method is one new leaf."""
     out = {}
-    for path in sorted(glob.glob(osp.join(CONFIG_DIR, '*.py'))):
+    for path in sorted(glob.glob(osp.join(config_dir, '*.py'))):
         bench = stated_benchmark(path)
         if not bench or 'method' not in bench or 'label' not in bench:
             raise SystemExit(f'error: {path} states no benchmark = dict(method=..., label=...) '
@@ -90,13 +98,34 @@ def discover_methods() -> Dict[str, Tuple[str, str]]:
     return out
 
 
-METHODS = discover_methods()
-LABELS = {m: label for m, (_, label) in METHODS.items()}
+REGIME_METHODS = {regime: discover_methods(d) for regime, d in REGIMES.items()}
+METHODS = REGIME_METHODS['scratch']
+LABELS = {m: label for methods in REGIME_METHODS.values() for m, (_, label) in methods.items()}
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--preset', default='small', help='dataset preset (tiny, small, large)')
+    parser.add_argument(
+        '--regime',
+        default='scratch',
+        choices=sorted(REGIMES),
+        help='scratch: the backbone from scratch (configs/longtail-demo/); pretrained: the '
+        'backbone pre-trained on a generated set with other labels, made first when missing, and '
+        'the paper\'s RoI and detection budgets (configs/longtail-demo-pretrained/); default '
+        'scratch')
+    parser.add_argument(
+        '--pretrained-dir',
+        default=osp.join('data', 'longtail_pretrain'),
+        help='--regime pretrained: the pre-trained checkpoint\'s folder (made there when '
+        'missing; tools/misc/pretrain_longtail_backbone.py); default data/longtail_pretrain')
+    parser.add_argument(
+        '--pretrain-options',
+        nargs='+',
+        default=[],
+        metavar='KEY=INT',
+        help='--regime pretrained: the pre-training\'s options other than its defaults '
+        '(images_per_class, val_per_class, epochs, seed), e.g. for a quick check')
     parser.add_argument('--data-root', help='default: data/longtail_{preset}/')
     parser.add_argument('--data-seed', type=int, default=0, help='seed of the generated dataset')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
@@ -106,7 +135,9 @@ def parse_args(argv=None):
         '--methods',
         nargs='+',
         default=['sigmoid', 'eql'],
-        choices=sorted(METHODS),
+        choices=sorted({m
+                        for methods in REGIME_METHODS.values()
+                        for m in methods}),
         help='default: sigmoid eql')
     parser.add_argument(
         '--work-dir',
@@ -134,10 +165,43 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f'--jobs must be at least 1, got {args.jobs}')
+    missing = [m for m in args.methods if m not in REGIME_METHODS[args.regime]]
+    if missing:
+        parser.error(f'--regime {args.regime} has no leaf for {", ".join(missing)} (its folder: '
+                     f'{osp.relpath(REGIMES[args.regime], ROOT)}; its methods: '
+                     f'{", ".join(sorted(REGIME_METHODS[args.regime]))})')
+    args.pretrained = None  # the checkpoint's record, once ensure_pretrained found or made it
+    args.pretrain_opts = {}
+    for item in args.pretrain_options:
+        k, _, v = item.partition('=')
+        if k not in ('images_per_class', 'val_per_class', 'epochs', 'seed') or not v.isdigit():
+            parser.error(f'--pretrain-options {item!r}: expected KEY=INT with KEY one of '
+                         'images_per_class, val_per_class, epochs, seed')
+        args.pretrain_opts[k] = int(v)
     if args.work_dir is None:
         suffix = f'_{args.max_iters}it' if args.max_iters else ''
-        args.work_dir = osp.join('work_dirs', f'longtail_{args.preset}{suffix}')
+        regime = '' if args.regime == 'scratch' else f'_{args.regime}'
+        args.work_dir = osp.join('work_dirs', f'longtail_{args.preset}{regime}{suffix}')
     return args
+
+
+def method_config(args, method: str) -> str:
+    """The leaf of ``method`` in the run's regime."""
+    return REGIME_METHODS[args.regime][method][0]
+
+
+def ensure_pretrained(args) -> Optional[dict]:
+    """--regime pretrained: the pre-trained checkpoint's record (made first when missing; a
+    stale or mismatched one is refused: tools/misc/pretrain_longtail_backbone.py)."""
+    if args.regime != 'pretrained':
+        return None
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    import pretrain_longtail_backbone as pretrain
+    record = pretrain.pretrain(args.pretrained_dir, args.pretrain_opts, retrain=False)
+    record['checkpoint'] = osp.abspath(osp.join(args.pretrained_dir, 'backbone.pth'))
+    print(f'[demo] pre-trained backbone {record["checkpoint"]} (val top-1 '
+          f'{record["val"].get("top1", float("nan")):.1f} %)')
+    return record
 
 
 def ensure_dataset(preset: str, data_root: str, seed: int) -> dict:
@@ -171,16 +235,37 @@ def ensure_dataset(preset: str, data_root: str, seed: int) -> dict:
     return load_json(ann, progress=False)['info']
 
 
-def preset_env(data_root: str, info: dict, max_iters: Optional[int]) -> Dict[str, str]:
-    """The environment variables the benchmark's base config reads (its preset)."""
+def preset_env(data_root: str,
+               info: dict,
+               max_iters: Optional[int],
+               pretrained: Optional[dict] = None) -> Dict[str, str]:
+    """The environment variables the benchmark's configs read (the preset; the train images with
+    annotations; the pre-trained regime's checkpoint)."""
     p = info['preset']
     env = dict(
         LONGTAIL_DATA_ROOT=osp.abspath(data_root).rstrip('/') + '/',
         LONGTAIL_NUM_CLASSES=str(p['num_shapes'] * p['num_colours'] * p['num_textures']),
-        LONGTAIL_IMAGE_SIZE=str(p['image_size']))
+        LONGTAIL_IMAGE_SIZE=str(p['image_size']),
+        # the denominator of the class frequencies (the EQL leaves' lambda at a group boundary,
+        # the RFS leaves' threshold)
+        LONGTAIL_FREQ_IMAGES=str(freq_images(data_root)))
     if max_iters:
         env['LONGTAIL_MAX_ITERS'] = str(max_iters)
+    if pretrained:
+        env['LONGTAIL_PRETRAINED'] = pretrained['checkpoint']
     return env
+
+
+@functools.lru_cache(maxsize=None)
+def freq_images(data_root: str) -> int:
+    """The train images with annotations: the denominator of f in the dataset's class-frequency
+    file (what EQLLoss compares lambda with)."""
+    path = osp.join(data_root, 'annotations', 'class_freq.json')
+    n = load_json(path, progress=False).get('num_images_with_annotations')
+    if not isinstance(n, int) or n < 1:
+        raise SystemExit(f'error: {path}: num_images_with_annotations must be a positive integer, '
+                         f'got {n!r}')
+    return n
 
 
 @functools.lru_cache(maxsize=None)
@@ -201,7 +286,7 @@ def resolved_config(method: str, seed: int, args, env: Dict[str, str]):
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
-            cfg = Config.fromfile(METHODS[method][0])
+            cfg = Config.fromfile(method_config(args, method))
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -216,21 +301,30 @@ def resolved_config(method: str, seed: int, args, env: Dict[str, str]):
         opts[k] = DictAction._parse_iterable(v)
     cfg.merge_from_dict(opts)
     cfg.merge_from_dict({'randomness.seed': seed})
-    cfg.merge_from_dict({'train_cfg.val_interval': 10**9})  # evaluated once, by tools/test.py
+    # evaluated once, by tools/test.py: no validation during training, and none after it either
+    # (mmengine validates after the last iteration whatever the interval, unless val_begin is
+    # past it: at 300 detections an image, a validation of steep took 93 s)
+    cfg.merge_from_dict({
+        'train_cfg.val_interval': 10**9,
+        'train_cfg.val_begin': cfg.train_cfg.max_iters + 1
+    })
     return cfg
 
 
 def run_definition(method, seed, args, data_root, info, cfg) -> dict:
-    return dict(
+    out = dict(
         method=method,
-        config=osp.relpath(METHODS[method][0], ROOT),
+        config=osp.relpath(method_config(args, method), ROOT),
         preset=args.preset,
         data_seed=info.get('seed'),
         data=data_fingerprint(data_root),
         seed=seed,
         max_iters=args.max_iters,
         cfg_options=list(args.cfg_options),
-        resolved_config=config_digest(cfg, data_root))
+        resolved_config=config_digest(cfg, data_root, args.pretrained))
+    if args.pretrained:  # the regime's checkpoint: a new pre-training is a new definition
+        out['pretrained'] = args.pretrained['checkpoint_sha256']
+    return out
 
 
 def run_dir(args, method: str, seed: int) -> str:
@@ -240,14 +334,23 @@ def run_dir(args, method: str, seed: int) -> str:
 
 def resolved_run(method: str, seed: int, args, data_root: str, info: dict) -> tuple:
     """(resolved config, run definition) of one (method, seed) run."""
-    cfg = resolved_config(method, seed, args, preset_env(data_root, info, args.max_iters))
+    cfg = resolved_config(method, seed, args,
+                          preset_env(data_root, info, args.max_iters, args.pretrained))
     return cfg, run_definition(method, seed, args, data_root, info, cfg)
 
 
-def config_digest(cfg, data_root: str) -> str:
+def config_digest(cfg, data_root: str, pretrained: Optional[dict] = None) -> str:
     """sha256 of the resolved config with the data root's absolute path written as
-    ``$LONGTAIL_DATA_ROOT/``: the same run on another machine (or checkout) has the same digest;
-    the data themselves are compared by their fingerprint."""
+    ``$LONGTAIL_DATA_ROOT/`` (and the pre-trained checkpoint's as ``$LONGTAIL_PRETRAINED``): the
+    same run on another machine (or checkout) has the same digest; the data and the checkpoint
+    themselves are compared by their fingerprints."""
+    if pretrained:  # replaced before the layout (the runs of this regime are all new)
+        from mmengine.config import Config
+
+        from mmdet_eql.utils.run_config import portable_text
+        cfg = Config.fromstring(
+            portable_text(cfg, {pretrained['checkpoint']: 'LONGTAIL_PRETRAINED'}), '.py')
+    # the data root after the layout, as the runs recorded so far were fingerprinted
     text = cfg.pretty_text.replace(osp.abspath(data_root).rstrip('/') + '/', '$LONGTAIL_DATA_ROOT/')
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -431,6 +534,29 @@ def protocol_table(all_results: dict, seeds_of: dict) -> str:
     return '\n'.join(lines)
 
 
+def scaled_budget_table(all_results: dict, seeds_of: dict) -> str:
+    """Markdown: box AP, APr, APc, APf (LVIS-like val) under the per-image budget scaled to LVIS
+    v1 val's proportions, mean ± sample std over the seeds: the measure of the direction table
+    (docs/benchmark.md), where a rare class's detection is kept only if it outscores most others,
+    as under LVIS's 300 an image over 1203 classes."""
+    first = next(all_results[m][seeds[0]] for m, seeds in seeds_of.items())
+    per_image = first['protocols']['budgets']['per_image']
+    lines = [
+        '', f'Box AP (LVIS-like val) with {per_image} detections an image, LVIS v1 val\'s '
+        '300 an image over 1203 classes scaled to this val\'s classes; mean ± sample std over '
+        'the seeds:', '', '| method | seeds | ' + ' | '.join(KEYS) + ' |',
+        '|' + ' --- |' * (2 + len(KEYS))
+    ]
+    for m, seeds in seeds_of.items():
+        cells = []
+        for k in KEYS:
+            mu, sd = mean_spread(
+                [all_results[m][s]['protocols']['standard_scaled'][k] for s in seeds])
+            cells.append(f'{mu:.1f}' + (f' ± {sd:.1f}' if len(seeds) > 1 else ''))
+        lines.append(f'| {LABELS[m]} | {",".join(map(str, seeds))} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
 def mean_spread(values):
     v = np.array(values, dtype=float) * 100
     return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else 0.0)
@@ -505,7 +631,8 @@ def report(all_results: dict, args, data_root: str) -> str:
     seeds_of = {m: sorted(all_results[m]) for m in methods}
     text = result_tables(all_results, seeds_of, args.preset)
     result_plots(all_results, seeds_of, args, data_root)
-    return text + protocol_table(all_results, seeds_of) + grad_ratio_report(methods, seeds_of, args)
+    return (text + protocol_table(all_results, seeds_of) +
+            scaled_budget_table(all_results, seeds_of) + grad_ratio_report(methods, seeds_of, args))
 
 
 def grad_ratio_report(methods, seeds_of, args) -> str:
@@ -560,6 +687,9 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     data_root = args.data_root or osp.join('data', f'longtail_{args.preset}')
     info = ensure_dataset(args.preset, data_root, args.data_seed)
+    args.pretrained = ensure_pretrained(args)
+    if args.pretrained:  # the checkpoint fits every leaf's backbone, key by key
+        check_backbones(args, data_root, info)
     os.makedirs(args.work_dir, exist_ok=True)
     prefixes, failed = {}, []
     if args.report_only:
@@ -610,6 +740,27 @@ def main(argv=None) -> int:
         print('[demo] failed, left out of the report:\n  ' + '\n  '.join(failed), file=sys.stderr)
         return 1
     return 0
+
+
+def check_backbones(args, data_root: str, info: dict) -> None:
+    """Refuses a pre-trained checkpoint that does not fit a run's backbone (mmengine's Pretrained
+    init would only warn)."""
+    import pretrain_longtail_backbone as pretrain
+    seen = set()
+    for m in args.methods:
+        cfg = resolved_config(m, args.seeds[0], args,
+                              preset_env(data_root, info, args.max_iters, args.pretrained))
+        backbone = cfg.model.backbone.to_dict()
+        key = json.dumps(backbone, sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
+        init = backbone.get('init_cfg') or {}
+        try:
+            pretrain.check_backbone(backbone, init.get('checkpoint', args.pretrained['checkpoint']),
+                                    init.get('prefix', 'backbone.'))
+        except ValueError as e:
+            raise SystemExit(f'error: {method_config(args, m)}: {e}')
 
 
 def train_in_parallel(args, data_root: str, info: dict) -> Tuple[dict, list]:

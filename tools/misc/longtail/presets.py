@@ -9,6 +9,13 @@ SHAPES = ('circle', 'square', 'triangle', 'diamond', 'pentagon', 'hexagon', 'sta
 COLOURS = (('red', 0), ('orange', 28), ('yellow', 55), ('green', 120), ('teal', 170), ('blue', 220),
            ('purple', 270), ('pink', 320))
 TEXTURES = ('solid', 'striped')
+# The pre-training set's looks (the benchmark's stand-in for ImageNet; docs/benchmark.md says why):
+# none of its shapes is a benchmark shape, and its hues lie halfway between the benchmark's, so
+# that with the renderer's jitter of +-6 degrees no pre-training colour is a benchmark colour.
+PRETRAIN_SHAPES = ('ellipse', 'semicircle', 'octagon', 'rectangle', 'trapezoid', 'arrow', 'tee',
+                   'chevron')
+PRETRAIN_COLOURS = (('vermilion', 14), ('amber', 41), ('lime', 88), ('jade', 145), ('cyan', 195),
+                    ('indigo', 245), ('violet', 295), ('rose', 340))
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,19 @@ def category_table(p: Preset, rng: np.random.RandomState) -> List[dict]:
                 hue=hue,
                 texture=texture,
                 target_images=counts[rank]))
+    cats.sort(key=lambda c: c['name'])
+    for i, c in enumerate(cats):
+        c['id'] = i + 1
+    return cats
+
+
+def pretrain_category_table() -> List[dict]:
+    """The 64 looks of the pre-training set (PRETRAIN_SHAPES x PRETRAIN_COLOURS, solid), ids from
+    1 in name order; disjoint in shape and hue from every benchmark category."""
+    cats = [
+        dict(name=f'{colour}_{shape}', shape=shape, colour=colour, hue=hue, texture='solid')
+        for shape in PRETRAIN_SHAPES for colour, hue in PRETRAIN_COLOURS
+    ]
     cats.sort(key=lambda c: c['name'])
     for i, c in enumerate(cats):
         c['id'] = i + 1

@@ -6,6 +6,36 @@ from typing import List, Tuple
 import numpy as np
 
 
+def _outline(kind: str) -> np.ndarray:
+    """Unit outlines of the pre-training set's shapes, none of them a benchmark shape."""
+    if kind == 'ellipse':
+        t = np.linspace(0, 2 * math.pi, 24, endpoint=False)
+        return np.stack([np.cos(t), 0.5 * np.sin(t)], 1)
+    if kind == 'semicircle':
+        t = np.linspace(0, math.pi, 13)
+        return np.stack([np.cos(t), np.sin(t) - 0.4], 1)
+    if kind == 'octagon':
+        t = np.arange(8) * 2 * math.pi / 8 + math.pi / 8
+        return np.stack([np.cos(t), np.sin(t)], 1)
+    return np.array(
+        dict(
+            rectangle=[[-1, -0.45], [1, -0.45], [1, 0.45], [-1, 0.45]],
+            trapezoid=[[-1, 0.6], [1, 0.6], [0.45, -0.6], [-0.45, -0.6]],
+            arrow=[[-1, -0.25], [0.2, -0.25], [0.2, -0.7], [1, 0], [0.2, 0.7], [0.2, 0.25],
+                   [-1, 0.25]],
+            tee=[[-1, -1], [1, -1], [1, -0.5], [0.25, -0.5], [0.25, 1], [-0.25, 1], [-0.25, -0.5],
+                 [-1, -0.5]],
+            chevron=[[-1, -0.8], [0, 0.1], [1, -0.8], [1, -0.2], [0, 0.8], [-1, -0.2]])[kind],
+        dtype=float)
+
+
+PRETRAIN_OUTLINES = {
+    k: _outline(k)
+    for k in ('ellipse', 'semicircle', 'octagon', 'rectangle', 'trapezoid', 'arrow', 'tee',
+              'chevron')
+}
+
+
 def polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> np.ndarray:
     """Vertices (K, 2) of a shape of radius r centred at (cx, cy)."""
     if shape == 'circle':
@@ -26,6 +56,8 @@ def polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> np.ndar
         a, b = 1.0, 0.35
         pts = np.array([[-b, -a], [b, -a], [b, -b], [a, -b], [a, b], [b, b], [b, a], [-b, a],
                         [-b, b], [-a, b], [-a, -b], [-b, -b]])
+    elif shape in PRETRAIN_OUTLINES:  # the pre-training set's shapes (presets.PRETRAIN_SHAPES)
+        pts = PRETRAIN_OUTLINES[shape]
     else:
         raise ValueError(f'unknown shape {shape!r}')
     if shape not in ('circle', ):

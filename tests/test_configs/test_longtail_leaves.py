@@ -1,0 +1,95 @@
+"""The embedded benchmark's leaves mean on every preset what their names say: EQL's lambda protects
+exactly the groups it names, and RFS oversamples exactly the rare and common classes' images, by
+mmdet's own ClassBalancedDataset with the threshold scaled to the dataset."""
+import json
+import math
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO = osp.join(ROOT, 'configs', 'longtail-demo')
+
+
+def leaf(name: str) -> str:
+    return osp.join(DEMO, f'mask-rcnn_r18-half_fpn_{name}-900it_longtail-small.py')
+
+
+def runner_env(data_root: str) -> dict:
+    """The variables tools/misc/run_longtail_demo.py gives the configs for this dataset."""
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'tests'))
+    from conftest import _tool_module
+    runner = _tool_module(osp.join(ROOT, 'tools', 'misc', 'run_longtail_demo.py'))
+    with open(osp.join(data_root, 'annotations', 'train.json')) as f:
+        info = json.load(f)['info']
+    return runner.preset_env(data_root, info, None)
+
+
+@pytest.mark.parametrize('name, groups', [('eql_random', 'rc'), ('eql-rare_random', 'r'),
+                                          ('seql_random', 'rc'), ('eql_rfs', 'rc')])
+def test_lambda_protects_the_groups_the_leaf_names(name, groups, tiny_data, monkeypatch):
+    """On the tiny preset (120 images, 1 frequent class) and at steep's and small's denominators:
+    f_j < lambda exactly for the classes of the named groups (LVIS's groups by image count)."""
+    env = runner_env(tiny_data)
+    with open(osp.join(tiny_data, 'annotations', 'class_freq.json')) as f:
+        freq = json.load(f)
+    assert int(env['LONGTAIL_FREQ_IMAGES']) == freq['num_images_with_annotations'] == 120
+    for n in (freq['num_images_with_annotations'], 7155, 899):  # tiny, steep, small
+        monkeypatch.setenv('LONGTAIL_FREQ_IMAGES', str(n))
+        lam = Config.fromfile(leaf(name)).model.roi_head.bbox_head.loss_cls.lambda_
+        for images in range(1, 400):
+            group = 'r' if images <= 10 else 'c' if images <= 100 else 'f'
+            assert (images / n < lam) == (group in groups), (n, images, lam)
+    # and the loss built on the real file protects those classes
+    from mmdet_eql.utils.class_frequency import ClassFrequency  # noqa: F401
+    monkeypatch.setenv('LONGTAIL_FREQ_IMAGES', env['LONGTAIL_FREQ_IMAGES'])
+    lam = Config.fromfile(leaf(name)).model.roi_head.bbox_head.loss_cls.lambda_
+    protected = {c['frequency'] for c in freq['categories'] if c['freq'] < lam}
+    unprotected = {c['frequency'] for c in freq['categories'] if c['freq'] >= lam}
+    assert protected == set(groups) and not unprotected & set(groups)
+
+
+@pytest.mark.parametrize('name', ['sigmoid_rfs', 'eql_rfs'])
+def test_rfs_repeats_images_as_mmdet_defines_it(name, tiny_data, monkeypatch):
+    """mmdet's ClassBalancedDataset from the leaf, on the tiny preset: each image appears
+    ceil(max(1, max over its classes of sqrt(t / f_c))) times, t = 100 / (train images with
+    annotations), f_c the share of those images that hold c (computed here from train.json)."""
+    from mmdet.registry import DATASETS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    for k, v in runner_env(tiny_data).items():
+        monkeypatch.setenv(k, v)
+    cfg = Config.fromfile(leaf(name))
+    ds_cfg = cfg.train_dataloader.dataset
+    assert ds_cfg.type == 'ClassBalancedDataset'
+    with open(osp.join(tiny_data, 'annotations', 'train.json')) as f:
+        train = json.load(f)
+    cats_of = {}
+    for a in train['annotations']:
+        cats_of.setdefault(a['image_id'], set()).add(a['category_id'])
+    n = len(cats_of)
+    assert ds_cfg.oversample_thr == pytest.approx(100 / n)
+    images_with = {}
+    for cats in cats_of.values():
+        for c in cats:
+            images_with[c] = images_with.get(c, 0) + 1
+    t = 100 / n
+    dataset = DATASETS.build(ds_cfg)
+    inner = dataset.dataset
+    counts = {}
+    for i in dataset.repeat_indices:
+        counts[i] = counts.get(i, 0) + 1
+    assert len(counts) == len(inner) == n
+    repeated = 0
+    for i in range(len(inner)):
+        img = inner.get_data_info(i)['img_id']
+        r = max(max(1.0, math.sqrt(t / (images_with[c] / n))) for c in cats_of[img])
+        assert counts[i] == math.ceil(r), (img, counts[i], r)
+        repeated += counts[i] > 1
+    # the images of the one frequent class alone are not repeated; rare classes' images are
+    frequent = {c for c, k in images_with.items() if k > 100}
+    assert frequent and repeated > 0
+    assert all(counts[i] == 1 for i in range(len(inner))
+               if cats_of[inner.get_data_info(i)['img_id']] <= frequent)
