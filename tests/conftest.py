@@ -6,6 +6,10 @@ checks take milliseconds. The tests of those checks call the tool's ``main(argv)
 through :func:`run_tool`, which returns what a subprocess run returns (exit code, stdout,
 stderr); each tool keeps at least one test that runs it as a real subprocess.
 
+The LVIS families' end-to-end runs start with the session and go on in the background while the
+other tests run; their tests come last (:func:`pytest_collection_modifyitems`,
+:func:`_background_runs`).
+
 Also one tiny preset of the embedded benchmark for the whole session (:func:`tiny_data`): the
 end-to-end tests only read it. And mmengine's lookup of an ``mmdet::`` model config (it reads
 mmdet's model-index and 102 metafiles, about 0.37 s, for every config that names one) is
@@ -65,6 +69,39 @@ def run_tool_in_process(script: str, *argv) -> subprocess.CompletedProcess:
             if not isinstance(e.code, (int, type(None))):
                 print(e.code, file=sys.stderr)
     return subprocess.CompletedProcess([script, *argv], code or 0, out.getvalue(), err.getvalue())
+
+
+def _background_modules(items) -> list:
+    """The test modules that run their end-to-end work in the background (they define
+    ``start_background_runs``), in the order of their first test."""
+    out = []
+    for item in items:
+        module = getattr(item, 'module', None)
+        if module is not None and hasattr(module, 'start_background_runs') and module not in out:
+            out.append(module)
+    return out
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The tests of background modules go last: their runs start with the session (below) and go
+    on while every other test runs; by the time their tests come they are done or nearly so."""
+    modules = _background_modules(items)
+    if modules:
+        items[:] = ([i for i in items if getattr(i, 'module', None) not in modules] +
+                    [i for i in items if getattr(i, 'module', None) in modules])
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _background_runs(request, tmp_path_factory):
+    """Starts the background modules' runs when the session starts (one run at a time beside
+    the other tests; as many as the module sets when its tests are all the session has). The
+    LVIS families' runs are mostly one-threaded (imports, building a 1203-class model, saving
+    it) and the unit tests use about one of this machine's two cores, so the two overlap."""
+    items = request.session.items
+    for module in _background_modules(items):
+        alone = all(getattr(i, 'module', None) is module for i in items)
+        module.start_background_runs(tmp_path_factory, alone=alone)
+    yield
 
 
 @pytest.fixture

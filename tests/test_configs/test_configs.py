@@ -17,11 +17,16 @@ ALL_CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p)
 #: classification configs (configs/classification/), named and checked by their own rule
-CLS_CONFIGS = [p for p in ALL_CONFIGS if osp.basename(osp.dirname(p)) == 'classification']
+CLS_CONFIGS = [
+    p for p in ALL_CONFIGS
+    if osp.basename(osp.dirname(p)) in ('classification', 'longtail-pretrain')
+]
 CONFIGS = [p for p in ALL_CONFIGS if p not in CLS_CONFIGS]
 # {backbone}_{method}_{schedule}_{dataset}.py (configs/README.md)
 CLS_NAME_RULE = re.compile(r'^(resnet8|resnet32)_(ce|seql-g[0-9.]+)_(\d+e)'
                            r'_(cifar100-lt-ir\d+|longtail-cls)\.py$')
+# the embedded benchmark's pre-training (configs/longtail-pretrain/): {backbone}_{set}_pretrain.py
+PRETRAIN_NAME_RULE = re.compile(r'^(resnet18-half)_(shapes64)_pretrain\.py$')
 
 # {algorithm}_{backbone}_{neck}[_{method}]_{sampler-aug-schedule}_{dataset}[_{test protocol}].py
 # (configs/README.md)
@@ -80,7 +85,8 @@ def test_there_are_configs():
 
 @pytest.mark.parametrize('path', CLS_CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
 def test_classification_config_is_named_loads_and_builds(path, tmp_path):
-    assert CLS_NAME_RULE.match(osp.basename(path)), osp.basename(path)
+    rule = PRETRAIN_NAME_RULE if 'longtail-pretrain' in path else CLS_NAME_RULE
+    assert rule.match(osp.basename(path)), osp.basename(path)
     cfg = load(path)
     assert cfg.custom_imports['imports'] == ['mmdet_eql'] and cfg.default_scope == 'mmdet'
     assert dict(type='RNGStateHook') in cfg.custom_hooks
@@ -93,7 +99,11 @@ def test_classification_config_is_named_loads_and_builds(path, tmp_path):
         loss.class_freq = str(tmp_path / 'freq.json')
     register_all_modules(init_default_scope=True)
     model = MODELS.build(cfg.model)
-    assert model.fc.out_features == cfg.num_classes
+    assert model.fc.out_features == cfg.model.num_classes
+    if 'longtail-pretrain' in path:  # the detector's backbone, exactly, and softmax CE
+        assert cfg.model.backbone.type == 'ResNet' and cfg.model.backbone.base_channels == 32
+        assert type(model.loss_cls).__name__ == 'CrossEntropyLoss'
+        return
     method = osp.basename(path).split('_')[1]
     if method.startswith('seql'):
         assert type(model.loss_cls).__name__ == 'SoftmaxEQLLoss'

@@ -1,6 +1,7 @@
 """Multi-process training on the CPU: tools/dist_train.sh and tools/dist_test.sh with 2 gloo
 processes on the tiny preset; EQLv2's statistics must be identical on both ranks."""
 import glob
+import json
 import os
 import os.path as osp
 
@@ -29,7 +30,8 @@ def dumping_config(tmp_path) -> str:
                    "custom_imports = dict(imports=['mmdet_eql', 'stats_dump_hook'], "
                    "allow_failed_imports=False)\n"
                    "custom_hooks = [dict(type='ClassFreqCheckHook'), dict(type='RNGStateHook'), "
-                   "dict(type='DumpGradStatsHook')]\n")
+                   "dict(type='DumpGradStatsHook'), "
+                   "dict(type='GradientRatioMonitorHook', interval=1)]\n")
     return str(cfg)
 
 
@@ -65,6 +67,18 @@ def test_two_gloo_processes_train_checkpoint_evaluate_and_share_eqlv2_statistics
         assert torch.equal(ranks[0]['state'][key], ranks[1]['state'][key]), key
     assert int(ranks[0]['state']['num_updates']) == 2
     assert (ranks[0]['state']['neg_grad'] > 0).all()
+    # the gradient-ratio monitor's report is the sum of the two ranks' own parts, and its
+    # negative total the sum of its parts by source
+    (report, ) = wd.glob('*/grad_ratio.json')
+    rep = json.loads(report.read_text())['categories']
+    local = [r['monitor']['bbox_head'] for r in ranks]
+    assert not torch.equal(local[0]['neg_bg'], local[1]['neg_bg'])  # each rank its own images
+    for j, c in enumerate(rep):
+        bg = float(local[0]['neg_bg'][j] + local[1]['neg_bg'][j])
+        fg = float(local[0]['neg_fg'][j] + local[1]['neg_fg'][j])
+        assert c['pos_grad'] == float(local[0]['pos'][j] + local[1]['pos'][j])
+        assert c['neg_grad_background'] == bg and c['neg_grad'] == bg + fg
+        assert c['neg_grad_other_classes'] == pytest.approx(fg, rel=1e-12)
     # the checkpoint holds the same (global) statistics
     ckpt = torch.load(str(wd / 'iter_2.pth'))
     assert torch.equal(ckpt['state_dict']['roi_head.bbox_head.loss_cls.grad_stats.neg_grad'],

@@ -54,9 +54,7 @@ FAMILIES = {
 }
 
 
-@pytest.fixture(scope='module')
-def lvis_data(tmp_path_factory):
-    base = tmp_path_factory.mktemp('lvis')
+def make_lvis_data(base) -> dict:
     torch_home = str(base / 'torch_home')
     fake_imagenet_cache(torch_home)
     return dict(
@@ -164,20 +162,33 @@ def metric_names(cfg):
     return ['bbox'] + (['segm'] if 'mask' in cfg.model.type.lower() else [])
 
 
+_STARTED = {}
+
+
+def start_background_runs(tmp_path_factory, alone: bool = True) -> dict:
+    """Every family's run and the cost script's, started on a pool (the longest first); each
+    test waits for its own and re-raises its failure. tests/conftest.py calls this when the
+    session starts, so that the runs go on while the rest of the suite runs (one at a time then:
+    ``alone`` False; PARALLEL_RUNS at a time when this module's tests are all the session has),
+    and moves this module's tests to the end of the session."""
+    if not _STARTED:
+        import concurrent.futures
+        pool = concurrent.futures.ThreadPoolExecutor(PARALLEL_RUNS if alone else 1)
+        data = make_lvis_data(tmp_path_factory.mktemp('lvis'))
+        order = [CLI_FAMILY, 'cost-script'] + sorted(f for f in FAMILIES if f != CLI_FAMILY)
+        for name in order:
+            tmp = tmp_path_factory.mktemp(name)
+            job = run_cost_script if name == 'cost-script' else run_family
+            _STARTED[name] = pool.submit(job, name, data, tmp)
+        _STARTED['_pool'] = pool
+    return _STARTED
+
+
 @pytest.fixture(scope='module')
-def runs(lvis_data, tmp_path_factory):
-    """Every family's run and the cost script's, started together on a pool of PARALLEL_RUNS
-    (the longest first); each test waits for its own and re-raises its failure."""
-    import concurrent.futures
-    pool = concurrent.futures.ThreadPoolExecutor(PARALLEL_RUNS)
-    order = [CLI_FAMILY, 'cost-script'] + sorted(f for f in FAMILIES if f != CLI_FAMILY)
-    futures = {}
-    for name in order:
-        tmp = tmp_path_factory.mktemp(name)
-        job = run_cost_script if name == 'cost-script' else run_family
-        futures[name] = pool.submit(job, name, lvis_data, tmp)
+def runs(tmp_path_factory):
+    futures = start_background_runs(tmp_path_factory)
     yield futures
-    pool.shutdown(wait=True, cancel_futures=True)
+    futures['_pool'].shutdown(wait=True, cancel_futures=True)
 
 
 @pytest.mark.slow

@@ -145,3 +145,75 @@ def test_monitor_in_a_training_run(tmp_path, tiny_data):
     assert (report.parent / 'grad_ratio.png').stat().st_size > 0
     scalars = [json.loads(line) for line in open(report.parent / 'vis_data' / 'scalars.json')]
     assert any('grad_ratio_r' in s for s in scalars)
+
+
+def test_one_stage_head_every_level_split_by_anchor_source(tiny_data, monkeypatch):
+    """ATSS with the focal loss (the benchmark's one-stage leaf, tiny preset): the monitor finds
+    model.bbox_head, sees the loss call of every FPN level, and its parts equal an independent
+    reading: the true gradient of the whole loss with respect to each level's class scores
+    (torch.autograd.grad), split by the head's own anchor labels (get_targets; background = C)."""
+    from mmdet.registry import MODELS
+    from mmdet.structures import DetDataSample
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    from mmengine.structures import InstanceData
+
+    from mmdet_eql.engine.hooks import GradientRatioMonitorHook
+    register_all_modules(init_default_scope=True)
+    monkeypatch.setenv('LONGTAIL_DATA_ROOT', tiny_data)
+    monkeypatch.setenv('LONGTAIL_NUM_CLASSES', '16')
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'longtail-demo',
+                 'atss_r18-half_fpn_random-900it_longtail-small.py'))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    (head, ) = GradientRatioMonitorHook._bbox_heads(model)
+    assert head is model.bbox_head and head.num_classes == 16
+    acc = GradientAccumulator(head.num_classes)
+    acc.attach(head.loss_cls)
+    g = torch.Generator().manual_seed(1)
+    imgs = torch.rand(2, 3, 64, 64, generator=g)
+    samples = []
+    for i in range(2):
+        s = DetDataSample(
+            metainfo=dict(
+                img_shape=(64, 64),
+                pad_shape=(64, 64),
+                batch_input_shape=(64, 64),
+                scale_factor=(1.0, 1.0)))
+        s.gt_instances = InstanceData(
+            bboxes=torch.tensor([[4., 6., 30., 34.], [28., 20., 60., 56.], [10., 40., 26., 58.]]),
+            labels=torch.tensor([i, 5, 15]))
+        samples.append(s)
+    feats = model.extract_feat(imgs)
+    cls_scores, bbox_preds, centernesses = head(feats)
+    gts = [s.gt_instances for s in samples]
+    metas = [s.metainfo for s in samples]
+    losses = head.loss_by_feat(cls_scores, bbox_preds, centernesses, gts, metas)
+    total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(v) for v in losses.values())
+    # one backward pass: the monitor's hooks (on the scores each loss call gets) see it too
+    grads = torch.autograd.grad(total, cls_scores)
+    assert acc.steps == len(cls_scores) == 5  # one loss call per FPN level
+    # the head's own labels per anchor (ATSS: background = num_classes)
+    anchors, valid = head.get_anchors([f.shape[-2:] for f in cls_scores], metas, device='cpu')
+    targets = head.get_targets(anchors, valid, gts, metas)
+    labels_per_level = targets[1]
+    c = head.num_classes
+    want_pos = torch.zeros(c, dtype=torch.float64)
+    want_bg = torch.zeros(c, dtype=torch.float64)
+    want_fg = torch.zeros(c, dtype=torch.float64)
+    for grad, labels in zip(grads, labels_per_level):
+        m = grad.permute(0, 2, 3, 1).reshape(-1, c).abs().to(torch.float64)
+        lab = labels.reshape(-1)
+        bg = lab == c
+        want_bg += m[bg].sum(0)
+        for j in range(c):
+            want_pos[j] += m[lab == j, j].sum()
+            want_fg[j] += m[(~bg) & (lab != j), j].sum()
+    pos, neg, neg_bg = acc.totals()
+    assert pos.tolist() == pytest.approx(want_pos.tolist(), rel=1e-6, abs=1e-12)
+    assert neg_bg.tolist() == pytest.approx(want_bg.tolist(), rel=1e-6, abs=1e-12)
+    assert (neg - neg_bg).tolist() == pytest.approx(want_fg.tolist(), rel=1e-6, abs=1e-12)
+    assert (want_pos > 0).sum() >= 3 and (want_fg > 0).all()

@@ -1,7 +1,9 @@
-"""Records, per class, the accumulated positive and negative gradients of the RoI classifier.
+"""Records, per class, the accumulated positive and negative gradients of the RoI classifier
+(two-stage detectors) or of a one-stage head's classifier over its anchors.
 
-Shapes: N = RoIs, C = foreground classes, W = classifier width (C, or C + 1 with a background or
-objectness column, which is left out).
+Shapes: N = RoIs (or anchors), C = foreground classes, W = classifier width (C, or C + 1 with a
+background or objectness column, which is left out). Label C is background in both: a background
+RoI, or an anchor assigned to no object.
 """
 import json
 import os.path as osp
@@ -41,7 +43,9 @@ class GradientAccumulator:
         self._handles = []
 
     def add(self, grad: torch.Tensor, labels: torch.Tensor) -> None:
-        """Adds one backward's (N, W) gradient for (N,) labels in [0, C] (C: background)."""
+        """Adds one loss call's (N, W) gradient for (N,) labels in [0, C] (C: background). A
+        one-stage head calls its loss once per FPN level: each call adds its level's anchors,
+        and ``steps`` counts the calls."""
         g = grad.detach()[:, :self.num_classes].abs()
         labels = labels.detach().long().to(g.device)
         bg = labels >= self.num_classes
@@ -121,12 +125,16 @@ def ratio_report(pos: np.ndarray,
 
 @HOOKS.register_module()
 class GradientRatioMonitorHook(Hook):
-    """Monitors the positive/negative gradient ratio of each class of the RoI classifier.
+    """Monitors the positive/negative gradient ratio of each class of the RoI classifier (or of a
+    one-stage head's classifier, over its anchors).
 
     For any classification loss of the RoI head (softmax cross-entropy, sigmoid, EQL, EQLv2, ...),
     accumulates per class j, over training, P_j = sum of |dL/dz_ij| over RoIs labelled j and
-    N_j = the same over all other RoIs (background included), the analysis behind the EQL papers:
-    rare classes get ratios far below 1 because their negative gradients dominate. Every
+    N_j = the same over all other RoIs (background included), split into the part from background
+    RoIs and the part from other classes' foreground RoIs; for a one-stage head (ATSS, RetinaNet,
+    ... with focal loss, EFL, ...) the same over anchors, every FPN level's loss call included,
+    background anchors against other classes' foreground anchors. The analysis behind the EQL
+    papers: rare classes get ratios far below 1 because their negative gradients dominate. Every
     ``interval`` iterations it logs the mean ratio per frequency group (also as scalars
     ``train/grad_ratio_{r,c,f}``); at the end of training (and at ``after_train`` only, on rank 0)
     it writes ``{out_prefix}.json`` (per class P, N, ratio, image count, group) and
@@ -159,12 +167,19 @@ class GradientRatioMonitorHook(Hook):
 
     @staticmethod
     def _bbox_heads(model) -> List[torch.nn.Module]:
+        """The RoI head's bbox head(s) of a two-stage detector (one a stage for a cascade), or a
+        one-stage detector's bbox_head (its classifier over anchors; background: anchors assigned
+        to no object)."""
         model = model.module if is_model_wrapper(model) else model
         roi_head = getattr(model, 'roi_head', None)
-        head = getattr(roi_head, 'bbox_head', None)
-        if head is None:
+        if roi_head is not None:
+            head = getattr(roi_head, 'bbox_head', None)
+        else:
+            head = getattr(model, 'bbox_head', None)
+        if head is None or not (isinstance(head, torch.nn.ModuleList) or hasattr(head, 'loss_cls')):
             raise RuntimeError('GradientRatioMonitorHook needs a model with roi_head.bbox_head '
-                               f'(a two-stage detector); {type(model).__name__} has none')
+                               '(a two-stage detector) or a bbox_head with loss_cls (a one-stage '
+                               f'detector); {type(model).__name__} has neither')
         return list(head) if isinstance(head, torch.nn.ModuleList) else [head]
 
     def _resolve_class_freq(self, runner, heads) -> Optional[ClassFrequency]:
