@@ -94,3 +94,26 @@ def portable_text(cfg, paths: dict) -> str:
         return value
 
     return Config(sub(cfg.to_dict())).pretty_text
+
+
+_ENV_LOCK = __import__('threading').Lock()
+
+
+def config_from_env(path: str, env: dict):
+    """``Config.fromfile(path)`` with the environment variables ``env`` set while it is read (the
+    ``{{$NAME:default}}`` values of the benchmark's configs), the environment restored after; one
+    config at a time when threads read them (the runners' parallel runs)."""
+    import os
+
+    from mmengine.config import Config
+    with _ENV_LOCK:
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update({k: str(v) for k, v in env.items()})
+        try:
+            return Config.fromfile(path)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v

@@ -69,21 +69,12 @@ def set_arguments(opts: Dict[str, int]) -> dict:
 
 
 def resolved_config(set_dir: str, epochs: int, seed: int):
-    from mmengine.config import Config
-    saved = {
-        k: os.environ.get(k)
-        for k in ('LONGTAIL_PRETRAIN_DATA_ROOT', 'LONGTAIL_PRETRAIN_EPOCHS')
-    }
-    os.environ['LONGTAIL_PRETRAIN_DATA_ROOT'] = osp.abspath(set_dir).rstrip('/') + '/'
-    os.environ['LONGTAIL_PRETRAIN_EPOCHS'] = str(epochs)
-    try:
-        cfg = Config.fromfile(CONFIG)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    from mmdet_eql.utils.run_config import config_from_env
+    cfg = config_from_env(
+        CONFIG,
+        dict(
+            LONGTAIL_PRETRAIN_DATA_ROOT=osp.abspath(set_dir).rstrip('/') + '/',
+            LONGTAIL_PRETRAIN_EPOCHS=str(epochs)))
     cfg.merge_from_dict({'randomness.seed': seed})
     return cfg
 

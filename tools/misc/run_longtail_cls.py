@@ -17,7 +17,6 @@ import os
 import os.path as osp
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -35,7 +34,6 @@ LABELS = {
 }
 KEYS = ('top1', 'many_shot', 'medium_shot', 'few_shot')
 #: the environment variables a config reads are process-wide: one config read at a time
-_ENV_LOCK = threading.Lock()
 
 
 def leaf(method: str) -> str:
@@ -45,18 +43,9 @@ def leaf(method: str) -> str:
 def resolved_config(method: str, data_root: str, epochs: int) -> str:
     """The leaf as it runs (its bases merged, the set's folder and the epochs in): a change in a
     base config changes the definition too."""
-    from mmengine.config import Config
-    with _ENV_LOCK:
-        old = {k: os.environ.get(k) for k in ('LONGTAIL_CLS_DATA_ROOT', 'LONGTAIL_CLS_EPOCHS')}
-        os.environ.update(LONGTAIL_CLS_DATA_ROOT=data_root, LONGTAIL_CLS_EPOCHS=str(epochs))
-        try:
-            cfg = Config.fromfile(leaf(method))
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k)
-                else:
-                    os.environ[k] = v
+    from mmdet_eql.utils.run_config import config_from_env
+    cfg = config_from_env(
+        leaf(method), dict(LONGTAIL_CLS_DATA_ROOT=data_root, LONGTAIL_CLS_EPOCHS=str(epochs)))
     text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
     return text.replace(osp.dirname(data_root.rstrip('/')) + '/', '')  # no machine path
 

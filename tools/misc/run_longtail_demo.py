@@ -30,7 +30,6 @@ import os
 import os.path as osp
 import subprocess
 import sys
-import threading
 import time
 from typing import Dict, Optional, Tuple
 
@@ -52,7 +51,6 @@ REGIMES = {
     'pretrained': osp.join(ROOT, 'configs', 'longtail-demo-pretrained'),
 }
 CONFIG_DIR = REGIMES['scratch']
-_ENV_LOCK = threading.Lock()
 KEYS = ('AP', 'APr', 'APc', 'APf')
 
 
@@ -281,18 +279,10 @@ def data_fingerprint(data_root: str) -> str:
 
 def resolved_config(method: str, seed: int, args, env: Dict[str, str]):
     """The method's config as it will run: preset variables, --cfg-options, the seed."""
-    from mmengine.config import Config, DictAction
-    with _ENV_LOCK:  # parallel runs (--jobs): one config at a time reads the variables
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            cfg = Config.fromfile(method_config(args, method))
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+    from mmengine.config import DictAction
+
+    from mmdet_eql.utils.run_config import config_from_env
+    cfg = config_from_env(method_config(args, method), env)
     opts = {}
     for item in args.cfg_options:
         if '=' not in item:
