@@ -51,6 +51,8 @@ class ClassFrequency:
         groups (list[str] | None): 'r' / 'c' / 'f' per category, when known.
         image_counts (list[int] | None): train image count per category, when known.
         source (str): where the numbers came from (preset name, file path or 'sequence').
+        instance_counts (list[int] | None): train instance count per category, when known (what
+            the tail ratio counts).
     """
     freq: np.ndarray
     names: Optional[List[str]] = None
@@ -58,6 +60,7 @@ class ClassFrequency:
     groups: Optional[List[str]] = None
     image_counts: Optional[List[int]] = None
     source: str = 'sequence'
+    instance_counts: Optional[List[int]] = None
 
     def __len__(self) -> int:
         return len(self.freq)
@@ -65,6 +68,41 @@ class ClassFrequency:
     def protected(self, lambda_: float) -> np.ndarray:
         """(C,) bool: the classes EQL protects, f_j < lambda."""
         return self.freq < lambda_
+
+    def tail_ratio(self, lambda_: float) -> float:
+        """The share of the train instances held by the classes lambda protects (the EQL paper's
+        tail ratio, its Table 2)."""
+        counts = self._instance_counts('the tail ratio')
+        return float(counts[self.protected(lambda_)].sum() / counts.sum())
+
+    def lambda_for_tail_ratio(self, tail_ratio: float) -> float:
+        """The lambda that protects the largest set of least frequent classes (by f, classes of
+        equal f together) whose instances are at most ``tail_ratio`` of all train instances: the
+        midpoint between the last protected class's f and the next one's (0 when even the least
+        frequent class holds more; above every f when all fit)."""
+        if isinstance(tail_ratio, bool) or not isinstance(tail_ratio,
+                                                          (int, float)) or not 0 <= tail_ratio <= 1:
+            raise ValueError(f'tail_ratio must be a number in [0, 1], got {tail_ratio!r}')
+        counts = self._instance_counts('lambda from a tail ratio')
+        values = np.unique(self.freq)  # sorted
+        share = np.array([counts[self.freq <= v].sum() for v in values]) / counts.sum()
+        fits = np.flatnonzero(share <= tail_ratio + 1e-12)
+        if not len(fits):
+            return 0.0
+        k = int(fits[-1])
+        if k == len(values) - 1:
+            return float(np.nextafter(values[-1], np.inf))
+        return float((values[k] + values[k + 1]) / 2)
+
+    def _instance_counts(self, what: str) -> np.ndarray:
+        if self.instance_counts is None:
+            raise ValueError(f'{what} needs each class\'s train instance count, and the class '
+                             f'frequencies from {self.source} have none: use a preset or a JSON '
+                             'made by tools/analysis_tools/class_frequency.py (instance_count)')
+        counts = np.asarray(self.instance_counts, dtype=np.float64)
+        if counts.sum() <= 0:
+            raise ValueError(f'the class frequencies from {self.source} count no instances')
+        return counts
 
     def count_by_group(self, mask: np.ndarray) -> Dict[str, int]:
         """How many classes of ``mask`` fall in each frequency group (empty if groups unknown)."""
@@ -195,13 +233,16 @@ def class_freq_from_records(records: Sequence[dict], denom: Optional[int],
         if all('frequency' in c or 'image_count' in c for c in records) else None
     counts = [int(c['image_count']) for c in records] \
         if all('image_count' in c for c in records) else None
+    instances = [int(c['instance_count']) for c in records] \
+        if all('instance_count' in c for c in records) else None
     return ClassFrequency(
         freq=freq,
         names=[c.get('name') for c in records],
         ids=[int(c['id']) for c in records],
         groups=groups,
         image_counts=counts,
-        source=source)
+        source=source,
+        instance_counts=instances)
 
 
 def load_preset(name: str) -> ClassFrequency:

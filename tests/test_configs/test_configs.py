@@ -34,7 +34,8 @@ NAME_RULE = re.compile(
     r'^(mask-rcnn|cascade-mask-rcnn|faster-rcnn|retinanet|atss|fcos)'
     r'_(r50|r101|x101-32x4d|x101-64x4d|r18-half|r18-half-pt)'
     r'_fpn'
-    r'(_(eql|eql-rare|eqlv2|efl|fed|seql|seesaw-loss|eqlv2-mmdet|sigmoid|softmax)(-normed-mask)?)?'
+    r'(_(eql|eql-rare|eql-tr\d+|eql-noer|eqlv2|efl|fed|seql|seesaw-loss|eqlv2-mmdet|sigmoid|softmax)'
+    r'(-normed-mask)?)?'
     r'_(random|sample1e-3|rfs)(-ms)?-(\d+x|\d+e|\d+it)'
     r'_(lvis-v1|lvis-v0\.5|longtail-[a-z]+)(_ap-fixed)?\.py$')
 
@@ -129,7 +130,10 @@ def freq_file(tmp_path_factory):
     def make(n: int) -> str:
         path = base / f'freq{n}.json'
         if not path.exists():
-            cats = [dict(id=i + 1, name=f'c{i}', freq=(i + 1) / n) for i in range(n)]
+            cats = [
+                dict(id=i + 1, name=f'c{i}', freq=(i + 1) / n, instance_count=i + 1)
+                for i in range(n)
+            ]  # instance counts: the leaves that choose lambda by the tail ratio read them
             path.write_text(json.dumps(dict(categories=cats)))
         return str(path)
 

@@ -93,3 +93,39 @@ def test_rfs_repeats_images_as_mmdet_defines_it(name, tiny_data, monkeypatch):
     assert frequent and repeated > 0
     assert all(counts[i] == 1 for i in range(len(inner))
                if cats_of[inner.get_data_info(i)['img_id']] <= frequent)
+
+
+@pytest.mark.parametrize('tr', [3, 9, 18])
+def test_tail_ratio_leaves_protect_the_largest_tail_within_the_ratio(tr, tiny_data, monkeypatch):
+    """The Table 2 ablation leaves on the tiny preset's real file: the classes protected hold at
+    most the leaf's tail ratio of the train instances, and protecting the next class (by f)
+    would exceed it."""
+    import numpy as np
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    for k, v in runner_env(tiny_data).items():
+        monkeypatch.setenv(k, v)
+    loss_cfg = Config.fromfile(leaf(f'eql-tr{tr}_random')).model.roi_head.bbox_head.loss_cls
+    assert loss_cfg.lambda_ is None and loss_cfg.tail_ratio == {3: 0.031, 9: 0.091, 18: 0.182}[tr]
+    loss = MODELS.build(
+        dict(
+            loss_cfg,
+            num_classes=16,
+            class_freq=osp.join(tiny_data, 'annotations', 'class_freq.json')))
+    cf = loss.class_freq
+    counts = np.asarray(cf.instance_counts, dtype=float)
+    protected = loss.tail_mask.numpy()
+    assert counts[protected].sum() / counts.sum() <= loss_cfg.tail_ratio
+    nxt = np.argmin(np.where(protected, np.inf, cf.freq))  # the least frequent unprotected
+    more = protected | (cf.freq <= cf.freq[nxt])
+    assert counts[more].sum() / counts.sum() > loss_cfg.tail_ratio
+
+
+def test_without_e_r_leaf_is_eql_with_background_protected(tiny_data, monkeypatch):
+    for k, v in runner_env(tiny_data).items():
+        monkeypatch.setenv(k, v)
+    noer = Config.fromfile(leaf('eql-noer_random')).model.roi_head.bbox_head.loss_cls
+    eql = Config.fromfile(leaf('eql_random')).model.roi_head.bbox_head.loss_cls
+    assert noer.protect_background is True and 'protect_background' not in eql
+    assert noer.lambda_ == eql.lambda_

@@ -190,6 +190,12 @@ class EQLLoss(CWideSigmoidHeadMixin, nn.Module):
         protect_background (bool): an ablation, off by default: E(r) = 1 for every RoI, so
             background RoIs also drop the tail classes' negative terms (the paper's Table 4,
             "without E(r)": more false positives, APf 25.1 -> 23.1, quoted).
+        tail_ratio (float | None): lambda chosen by the tail ratio instead (the paper's Table 2;
+            it recommends 2-10 %): the protected classes are the largest set of least frequent
+            classes holding at most this share of the train instances, and lambda is set
+            halfway between the last protected class's f and the next one's when the
+            frequencies are set (logged). Needs instance counts (a preset or a JSON made by
+            tools/analysis_tools/class_frequency.py); give ``lambda_=None`` with it.
     """
 
     def __init__(self,
@@ -200,11 +206,22 @@ class EQLLoss(CWideSigmoidHeadMixin, nn.Module):
                  reduction: str = 'mean',
                  loss_weight: float = 1.0,
                  check_inputs: bool = True,
-                 protect_background: bool = False) -> None:
+                 protect_background: bool = False,
+                 tail_ratio: Optional[float] = None) -> None:
         super().__init__()
-        check_loss_args('EQLLoss', num_classes, use_sigmoid, reduction, lambda_=lambda_)
+        if tail_ratio is not None:
+            if lambda_ is not None:
+                raise ValueError('EQLLoss: give lambda_ or tail_ratio, not both (with tail_ratio, '
+                                 f'set lambda_=None; got lambda_={lambda_!r})')
+            check_loss_args('EQLLoss', num_classes, use_sigmoid, reduction, tail_ratio=tail_ratio)
+            if tail_ratio > 1:
+                raise ValueError(f'EQLLoss: tail_ratio is a share of the train instances, in [0, '
+                                 f'1]; got {tail_ratio!r}')
+        else:
+            check_loss_args('EQLLoss', num_classes, use_sigmoid, reduction, lambda_=lambda_)
+        self.tail_ratio = None if tail_ratio is None else float(tail_ratio)
         self.num_classes = num_classes
-        self.lambda_ = float(lambda_)
+        self.lambda_ = None if lambda_ is None else float(lambda_)
         self.reduction = reduction
         self.loss_weight = loss_weight
         self.check_inputs = check_inputs
@@ -232,10 +249,18 @@ class EQLLoss(CWideSigmoidHeadMixin, nn.Module):
         """Sets the frequencies and computes the tail mask once (kept on the loss's device)."""
         cf = resolve_class_freq(class_freq)
         check_num_classes(cf, self.num_classes, who='EQLLoss')
+        prefix = ''
+        if self.tail_ratio is not None:  # the paper's Table 2: lambda chosen by the tail ratio
+            try:
+                self.lambda_ = cf.lambda_for_tail_ratio(self.tail_ratio)
+            except ValueError as e:
+                raise ValueError(f'EQLLoss (tail_ratio={self.tail_ratio}): {e}') from None
+            prefix = (f'tail_ratio={self.tail_ratio:g} -> the protected classes hold '
+                      f'{100 * cf.tail_ratio(self.lambda_):.2f} % of the train instances; ')
         mask = torch.from_numpy(cf.protected(self.lambda_))
         self.tail_mask.copy_(mask.to(self.tail_mask.device))
         self.class_freq = cf
-        log_protection('EQLLoss', cf, self.lambda_)
+        log_protection('EQLLoss', cf, self.lambda_, prefix)
 
     def forward(self,
                 cls_score: Tensor,
@@ -281,4 +306,5 @@ class EQLLoss(CWideSigmoidHeadMixin, nn.Module):
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, lambda_={self.lambda_}, '
                 f'reduction={self.reduction!r}, loss_weight={self.loss_weight}' +
-                (', protect_background=True' if self.protect_background else ''))
+                (', protect_background=True' if self.protect_background else '') +
+                ('' if self.tail_ratio is None else f', tail_ratio={self.tail_ratio}'))

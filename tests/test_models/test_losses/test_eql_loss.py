@@ -284,3 +284,61 @@ def test_config_with_eql_but_no_frequencies_fails_when_the_model_is_built():
     cfg.model.roi_head.bbox_head.loss_cls.class_freq = [0.1] * 64  # on the loss: fine
     model = MODELS.build(cfg.model)
     assert model.roi_head.bbox_head.loss_cls.class_freq is not None
+
+
+def test_lambda_from_tail_ratio_by_hand(tmp_path):
+    """Five classes with f = 0.01, 0.02, 0.02, 0.1, 0.5 and 1, 2, 3, 10, 84 instances (100): the
+    protected classes hold at most the tail ratio (equal f together), lambda halfway to the next
+    f; the loss logs the ratio reached."""
+    import json
+
+    from mmdet_eql.utils.class_frequency import resolve_class_freq
+    freq, inst = [0.01, 0.02, 0.02, 0.1, 0.5], [1, 2, 3, 10, 84]
+    path = tmp_path / 'freq.json'
+    path.write_text(
+        json.dumps(
+            dict(categories=[
+                dict(id=i + 1, name=f'c{i}', freq=f, image_count=k, instance_count=k)
+                for i, (f, k) in enumerate(zip(freq, inst))
+            ])))
+    cf = resolve_class_freq(str(path))
+    for ratio, lam, protected in [(0.0, 0.0, 0),
+                                  (0.01, 0.015, 1), (0.05, 0.015, 1), (0.06, 0.06, 3),
+                                  (0.159, 0.06, 3), (0.16, 0.3, 4), (1.0, None, 5)]:
+        got = cf.lambda_for_tail_ratio(ratio)
+        if lam is not None:
+            assert got == pytest.approx(lam), ratio
+        assert int(cf.protected(got).sum()) == protected, ratio
+        assert cf.tail_ratio(got) <= ratio + 1e-12
+    loss = EQLLoss(num_classes=5, lambda_=None, tail_ratio=0.06, class_freq=str(path))
+    assert loss.lambda_ == pytest.approx(0.06) and loss.tail_mask.tolist() == [1, 1, 1, 0, 0]
+    assert 'tail_ratio=0.06' in repr(loss)
+    # the same protection as the lambda it chose
+    ref = EQLLoss(num_classes=5, lambda_=0.06, class_freq=str(path))
+    z, y = torch.randn(6, 5), torch.tensor([0, 1, 3, 5, 4, 2])
+    assert torch.equal(loss(z, y), ref(z, y))
+
+
+def test_tail_ratio_errors_are_clear():
+    with pytest.raises(ValueError, match='give lambda_ or tail_ratio, not both'):
+        EQLLoss(num_classes=2, tail_ratio=0.05, class_freq=[0.1, 0.2])  # default lambda_ kept
+    with pytest.raises(ValueError, match=r'tail_ratio is a share of the train instances'):
+        EQLLoss(num_classes=2, lambda_=None, tail_ratio=1.5, class_freq=[0.1, 0.2])
+    with pytest.raises(ValueError, match='tail_ratio must be a finite number >= 0'):
+        EQLLoss(num_classes=2, lambda_=None, tail_ratio=-0.1, class_freq=[0.1, 0.2])
+    with pytest.raises(ValueError, match="needs each class's train instance count"):
+        EQLLoss(num_classes=2, lambda_=None, tail_ratio=0.05, class_freq=[0.1, 0.2])
+
+
+def test_tail_ratio_on_lvis_v05_gives_the_papers_lambdas():
+    """The paper's Table 2 pairs lambda with the tail ratio it gives on LVIS v0.5 (quoted). The
+    shipped v0.5 statistics give each within 0.75 points (here 0.73, 2.96, 4.57, 8.26, 9.13,
+    13.80, 18.58 %; the paper's own count of its statistics is not published), and a tail ratio
+    gives back a lambda that protects the same classes."""
+    from mmdet_eql.utils.class_frequency import resolve_class_freq
+    cf = resolve_class_freq('lvis_v0.5')
+    for lam, ratio in ((0.176e-3, 0.0093), (0.5e-3, 0.031), (0.8e-3, 0.049), (1.5e-3, 0.078),
+                       (1.76e-3, 0.091), (3e-3, 0.131), (5e-3, 0.182)):
+        assert cf.tail_ratio(lam) == pytest.approx(ratio, abs=0.0075), lam
+        back = cf.lambda_for_tail_ratio(cf.tail_ratio(lam))
+        assert (cf.protected(back) == cf.protected(lam)).all(), lam

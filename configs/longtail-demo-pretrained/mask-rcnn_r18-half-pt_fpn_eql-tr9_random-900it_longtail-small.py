@@ -1,0 +1,10 @@
+# eql-tr9 on the pre-trained start with the paper's conditions (_base_/pretrained-start.py): the
+# method is its leaf in configs/longtail-demo/, unchanged.
+_base_ = [
+    '../longtail-demo/mask-rcnn_r18-half_fpn_eql-tr9_random-900it_longtail-small.py',
+    './_base_/pretrained-start.py'
+]
+benchmark = dict(method='eql-tr9', label='EQL, tail ratio 0.091')
+
+model = {{_base_.pretrained_two_stage}}
+optim_wrapper = {{_base_.pretrained_optim_wrapper}}
