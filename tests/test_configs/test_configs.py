@@ -34,8 +34,8 @@ NAME_RULE = re.compile(
     r'^(mask-rcnn|cascade-mask-rcnn|faster-rcnn|retinanet|atss|fcos)'
     r'_(r50|r101|x101-32x4d|x101-64x4d|r18-half|r18-half-pt)'
     r'_fpn'
-    r'(_(eql|eql-rare|eql-tr\d+|eql-noer|eqlv2|efl|fed|seql|seesaw-loss|eqlv2-mmdet|sigmoid|softmax)'
-    r'(-normed-mask)?)?'
+    r'(_(eql|eql-rare|eql-tr\d+|eql-noer|eqlv2|efl|fed|seql|seesaw-loss|eqlv2-mmdet|sigmoid'
+    r'|softmax)(-normed-mask)?)?'
     r'_(random|sample1e-3|rfs)(-ms)?-(\d+x|\d+e|\d+it)'
     r'_(lvis-v1|lvis-v0\.5|longtail-[a-z]+)(_ap-fixed)?\.py$')
 
