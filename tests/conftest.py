@@ -100,7 +100,7 @@ def _background_runs(request, tmp_path_factory):
     items = request.session.items
     for module in _background_modules(items):
         alone = all(getattr(i, 'module', None) is module for i in items)
-        module.start_background_runs(tmp_path_factory, alone=alone)
+        module.start_background_runs(tmp_path_factory, alone=alone, items=items)
     yield
 
 

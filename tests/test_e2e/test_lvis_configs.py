@@ -165,18 +165,32 @@ def metric_names(cfg):
 _STARTED = {}
 
 
-def start_background_runs(tmp_path_factory, alone: bool = True) -> dict:
-    """Every family's run and the cost script's, started on a pool (the longest first); each
-    test waits for its own and re-raises its failure. tests/conftest.py calls this when the
-    session starts, so that the runs go on while the rest of the suite runs (one at a time then:
-    ``alone`` False; PARALLEL_RUNS at a time when this module's tests are all the session has),
-    and moves this module's tests to the end of the session."""
+def selected_runs(items) -> set:
+    """The runs the session's tests of this module need (families by their parameter, and the
+    cost script)."""
+    out = set()
+    for item in items:
+        if getattr(item, 'module', None) is not sys.modules[__name__]:
+            continue
+        family = getattr(getattr(item, 'callspec', None), 'params', {}).get('family')
+        out.add(family or 'cost-script')
+    return out
+
+
+def start_background_runs(tmp_path_factory, alone: bool = True, items=None) -> dict:
+    """The runs of the selected families and of the cost script (all of them without ``items``),
+    started on a pool (the longest first); each test waits for its own and re-raises its failure.
+    tests/conftest.py calls this when the session starts, so that the runs go on while the rest of
+    the suite runs (one at a time then: ``alone`` False; PARALLEL_RUNS at a time when this
+    module's tests are all the session has), and moves this module's tests to the end of the
+    session."""
     if not _STARTED:
         import concurrent.futures
         pool = concurrent.futures.ThreadPoolExecutor(PARALLEL_RUNS if alone else 1)
         data = make_lvis_data(tmp_path_factory.mktemp('lvis'))
         order = [CLI_FAMILY, 'cost-script'] + sorted(f for f in FAMILIES if f != CLI_FAMILY)
-        for name in order:
+        wanted = selected_runs(items) if items is not None else set(order)
+        for name in (n for n in order if n in wanted):
             tmp = tmp_path_factory.mktemp(name)
             job = run_cost_script if name == 'cost-script' else run_family
             _STARTED[name] = pool.submit(job, name, data, tmp)
@@ -185,8 +199,8 @@ def start_background_runs(tmp_path_factory, alone: bool = True) -> dict:
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory):
-    futures = start_background_runs(tmp_path_factory)
+def runs(tmp_path_factory, request):
+    futures = start_background_runs(tmp_path_factory, items=request.session.items)
     yield futures
     futures['_pool'].shutdown(wait=True, cancel_futures=True)
 
