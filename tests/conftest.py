@@ -83,19 +83,12 @@ def _background_modules(items) -> list:
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """The order of the session: first the tests that run in this process (mostly one thread,
-    so the background modules' runs, started with the session below, get the other core), then
-    the other end-to-end files (tests/test_e2e/: several processes each, two cores), then the
-    background modules' tests, whose runs are done or nearly so by then. Within each part the
-    collection order stays."""
-    background = _background_modules(items)
-
-    def part(item) -> int:
-        if getattr(item, 'module', None) in background:
-            return 2
-        return 1 if 'test_e2e' in item.nodeid.split('::')[0].split('/') else 0
-
-    items[:] = sorted(items, key=part)  # a stable sort
+    """The tests of background modules go last: their runs start with the session (below) and go
+    on while every other test runs; by the time their tests come they are done or nearly so."""
+    modules = _background_modules(items)
+    if modules:
+        items[:] = ([i for i in items if getattr(i, 'module', None) not in modules] +
+                    [i for i in items if getattr(i, 'module', None) in modules])
 
 
 @pytest.fixture(scope='session', autouse=True)
