@@ -15,6 +15,12 @@ end-to-end tests only read it. And mmengine's lookup of an ``mmdet::`` model con
 mmdet's model-index and 102 metafiles, about 0.37 s, for every config that names one) is
 remembered for the session: a pure function of the installed mmdet, so the configs read are the
 same; processes the tests start are not affected.
+
+The background runs read configs in their thread while the tests read others in the main thread;
+mmengine's package lookup (``is_installed`` reloads ``pkg_resources``, whose ``working_set`` is
+``None`` until the reload ends) is not safe for that, so the suite makes its two lookups one at a
+time (:func:`_serialise_package_lookups`). The project's own threads (the demo runner's parallel
+runs) read their configs one at a time already (``mmdet_eql.utils.config_from_env``).
 """
 import contextlib
 import copy
@@ -42,6 +48,31 @@ def _remember_mmdet_config_lookup() -> None:
 
 
 _remember_mmdet_config_lookup()
+
+
+def _serialise_package_lookups() -> None:
+    import threading
+
+    import mmengine.config.config as cfg_module
+    import mmengine.utils as utils
+    import mmengine.utils.package_utils as package_utils
+    lock = threading.RLock()
+    for name in ('is_installed', 'get_installed_path'):
+        original = getattr(package_utils, name)
+        if getattr(original, 'serialised', False):
+            continue
+
+        def locked(*args, _original=original, **kwargs):
+            with lock:
+                return _original(*args, **kwargs)
+
+        locked.serialised = True
+        for module in (package_utils, utils, cfg_module):
+            if getattr(module, name, None) is original:
+                setattr(module, name, locked)
+
+
+_serialise_package_lookups()
 
 
 def _tool_module(script: str):
