@@ -1,5 +1,6 @@
 """Plots of the long-tail picture: AP per frequency group, per-category AP against train images."""
-from typing import Dict, List, Optional, Sequence
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -16,29 +17,47 @@ def _plt():
 
 def plot_group_ap(metrics: Dict[str, Dict[str, dict]],
                   out_file: str,
-                  title: str = 'AP by frequency group') -> None:
-    """Grouped bars: for each panel (e.g. 'bbox, LVIS-like val'), AP/APr/APc/APf per model.
+                  title: str = 'AP by frequency group',
+                  spread: Optional[Dict[str, Dict[str, dict]]] = None) -> dict:
+    """Grouped bars: for each panel (e.g. 'bbox, LVIS-like val'), AP/APr/APc/APf per model,
+    with an error bar of +- ``spread`` where one is given (the seeds' standard deviation).
 
     Args:
         metrics: {panel: {model: summary dict with AP, APr, APc, APf in [0, 1]}}.
+        spread: the same layout; a model without an entry (one seed) gets no error bar.
+
+    Returns:
+        What was drawn, read back from the bars: {panel: {model: {key: (height, half the error
+        bar's length or None)}}}, in AP points.
     """
     plt = _plt()
     keys = ['AP', 'APr', 'APc', 'APf']
     panels = list(metrics)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
     n_models = max(len(metrics[p]) for p in panels) if panels else 0
+    drawn = {}
     for ax, panel in zip(axes[0], panels):
         models = list(metrics[panel])
         width = 0.8 / max(len(models), 1)
         x = np.arange(len(keys))
+        drawn[panel] = {}
         for i, m in enumerate(models):
             vals = [100 * max(metrics[panel][m].get(k, 0), 0) for k in keys]
-            bars = ax.bar(x + (i - (len(models) - 1) / 2) * width, vals, width, label=m)
+            sd = ((spread or {}).get(panel) or {}).get(m)
+            errs = None if sd is None else [100 * sd.get(k, 0) for k in keys]
+            bars = ax.bar(
+                x + (i - (len(models) - 1) / 2) * width,
+                vals,
+                width,
+                label=m,
+                yerr=errs,
+                error_kw=dict(elinewidth=0.8, capsize=1.5, ecolor='black'))
+            drawn[panel][m] = _read_bars(bars, keys)
             if n_models <= 4:  # value labels only while they stay readable
-                for b, v in zip(bars, vals):
+                for b, v, e in zip(bars, vals, errs or [0] * len(vals)):
                     ax.text(
                         b.get_x() + b.get_width() / 2,
-                        v + 0.5,
+                        v + e + 0.5,
                         f'{v:.1f}',
                         ha='center',
                         va='bottom',
@@ -56,6 +75,16 @@ def plot_group_ap(metrics: Dict[str, Dict[str, dict]],
     fig.tight_layout(rect=(0, 0.04 + 0.05 * rows, 1, 1))
     fig.savefig(out_file, dpi=130)
     plt.close(fig)
+    return drawn
+
+
+def _read_bars(bars, keys) -> dict:
+    """{key: (bar height, half the length of its error bar or None)} of one model's bars."""
+    lengths = [None] * len(keys)
+    if bars.errorbar is not None:
+        segments = bars.errorbar.lines[2][0].get_segments()
+        lengths = [abs(seg[1][1] - seg[0][1]) / 2 for seg in segments]
+    return {k: (b.get_height(), e) for k, b, e in zip(keys, bars.patches, lengths)}
 
 
 def moving_mean(xs: np.ndarray, ys: np.ndarray):
@@ -204,3 +233,134 @@ def plot_negatives_sweep(sweep: Dict[str, Dict[str, Dict[str, float]]],
     fig.tight_layout(rect=(0, 0.04 + 0.05 * rows, 1, 1))
     fig.savefig(out_file, dpi=130)
     plt.close(fig)
+
+
+def _iou_xywh(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two boxes given as (x, y, width, height)."""
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(iw, 0) * max(ih, 0)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def rare_examples(gt: dict, max_rows: int = 6) -> List[Tuple[dict, dict, List[list]]]:
+    """The figure's rows, chosen from the ground truth alone (never from any method's output):
+    for each rare category with objects in this val set, in id order, its first image (by id)
+    and the category's boxes in it; at most ``max_rows``."""
+    images = {im['id']: im for im in gt['images']}
+    boxes: Dict[Tuple[int, int], List[list]] = {}
+    for a in gt['annotations']:
+        boxes.setdefault((a['category_id'], a['image_id']), []).append(a['bbox'])
+    rows = []
+    for cat in sorted(gt['categories'], key=lambda c: c['id']):
+        if cat.get('frequency') != 'r':
+            continue
+        found = sorted(i for c, i in boxes if c == cat['id'])
+        if found:
+            rows.append((cat, images[found[0]], boxes[cat['id'], found[0]]))
+        if len(rows) == max_rows:
+            break
+    return rows
+
+
+def plot_rare_detections(
+        gt: dict,
+        image_root: str,
+        detections: Dict[str, List[dict]],
+        out_file: str,
+        max_rows: int = 8,
+        min_score: float = 1e-4,
+        title: str = 'Rare-class val objects and each method\'s detections') -> dict:
+    """One row per rare class (:func:`rare_examples`), one column per method: the val image with
+    the class's ground-truth boxes (dashed) and, among the method's detections that overlap one
+    of them (IoU >= 0.5, score >= ``min_score``), the highest-scoring one and the best of the rare
+    class: green when of the rare class (below the box: its score and its rank among all the
+    method's detections of the class on the val set, which is what its AP counts), red (the class
+    it was called and its score, above the box) otherwise; "nothing" when no detection overlaps.
+    Scores of rare classes are often low (a sigmoid's), so the default ``min_score`` keeps every
+    detection mmdet's LVIS test keeps.
+
+    Args:
+        gt: an LVIS-format val file, loaded.
+        image_root: the folder the images' ``file_name`` is relative to.
+        detections: {method: COCO-format detections (image_id, category_id, bbox, score)}.
+
+    Returns:
+        {category name: {method: (the best score of a detection of the rare class on its object,
+        or None; that detection's rank among the method's detections of the class, or None; the
+        category id of the highest-scoring overlapping detection, or None)}}.
+    """
+    import matplotlib.image as mpimg
+    from matplotlib.patches import Rectangle
+    plt = _plt()
+    rows = rare_examples(gt, max_rows)
+    if not rows:
+        raise ValueError('the val set has no objects of a rare category (frequency "r")')
+    names = {c['id']: c['name'] for c in gt['categories']}
+    by_image = {m: {} for m in detections}
+    for m, dets in detections.items():
+        for d in dets:
+            if d['score'] >= min_score:
+                by_image[m].setdefault(d['image_id'], []).append(d)
+    cols = ['ground truth'] + list(detections)
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(1.45 * len(cols), 1.55 * len(rows)), squeeze=False)
+    summary = {}
+    for r, (cat, image, boxes) in enumerate(rows):
+        pixels = mpimg.imread(osp.join(image_root, image['file_name']))
+        summary[cat['name']] = {}
+        for c, col in enumerate(cols):
+            ax = axes[r][c]
+            ax.imshow(pixels)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for b in boxes:
+                ax.add_patch(
+                    Rectangle((b[0], b[1]),
+                              b[2],
+                              b[3],
+                              fill=False,
+                              ls='--' if c else '-',
+                              lw=0.8,
+                              ec='white' if c else '#2ca02c'))
+            if r == 0:
+                ax.set_title(col, fontsize=6)
+            if c == 0:
+                ax.set_ylabel(
+                    f'{cat["name"]}\n({cat.get("image_count", "?")} train images)', fontsize=5.5)
+                continue
+            on_object = sorted((d for d in by_image[col].get(image['id'], []) if max(
+                _iou_xywh(d['bbox'], b) for b in boxes) >= 0.5),
+                               key=lambda d: -d['score'])
+            right = [d['score'] for d in on_object if d['category_id'] == cat['id']]
+            rank = None
+            if right:
+                rank = 1 + sum(d['score'] > max(right)
+                               for d in detections[col] if d['category_id'] == cat['id'])
+            summary[cat['name']][col] = (max(right) if right else None, rank,
+                                         on_object[0]['category_id'] if on_object else None)
+            shown = on_object[:1] + [
+                d for d in on_object[1:] if d['category_id'] == cat['id']
+            ][:1 if on_object and on_object[0]['category_id'] != cat['id'] else 0]
+            for d in shown:
+                ok = d['category_id'] == cat['id']
+                x, y, w, h = d['bbox']
+                ax.add_patch(
+                    Rectangle((x, y), w, h, fill=False, lw=1.0, ec='#2ca02c' if ok else '#d62728'))
+                ax.text(
+                    x,
+                    y + h + 1 if ok else y - 1,
+                    f'{d["score"]:.2g} #{rank}'
+                    if ok else f'{names.get(d["category_id"], d["category_id"])} {d["score"]:.2f}',
+                    fontsize=4.5,
+                    color='white',
+                    va='top' if ok else 'bottom',
+                    bbox=dict(fc='#2ca02c' if ok else '#d62728', lw=0, pad=0.5, alpha=0.85))
+            if not on_object:
+                ax.text(2, 10, 'nothing', fontsize=5, color='white')
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout(pad=0.3)
+    fig.savefig(out_file, dpi=150)
+    plt.close(fig)
+    return summary

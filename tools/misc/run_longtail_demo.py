@@ -579,25 +579,36 @@ def result_tables(all_results: dict, seeds_of: dict, preset: str) -> str:
     return '\n'.join(lines)
 
 
-def result_plots(all_results: dict, seeds_of: dict, args, data_root: str) -> None:
-    """ap_by_group.png (seed-averaged AP per frequency group, four panels) and
-    per_category_ap.png (seed-averaged bbox AP per category against training images)."""
+def result_plots(all_results: dict,
+                 seeds_of: dict,
+                 args,
+                 data_root: str,
+                 prefixes: Optional[dict] = None) -> dict:
+    """ap_by_group.png (seed-averaged AP per frequency group, four panels, error bars of the
+    seeds' standard deviation where a method has several), per_category_ap.png (seed-averaged
+    bbox AP per category against training images) and, given the runs' detections
+    (``prefixes``), rare_objects.png (rare-class val objects and each method's detections on
+    them, first seed). Returns what the group plot drew and the rare figure's summary."""
     panels = [('bbox/lvis', 'bbox, LVIS-like val'), ('segm/lvis', 'segm, LVIS-like val'),
               ('bbox/strict', 'bbox, strict val'), ('segm/strict', 'segm, strict val')]
-    group = {
-        title: {
-            LABELS[m]: {
-                k: np.mean([all_results[m][s][key][k] for s in seeds])
-                for k in KEYS
-            }
-            for m, seeds in seeds_of.items() if key in all_results[m][seeds[0]]
-        }
-        for key, title in panels
-    }
-    plots.plot_group_ap(
-        group,
-        osp.join(args.work_dir, 'ap_by_group.png'),
-        title=f'Embedded long-tailed benchmark ({args.preset}), mean over the seeds of each method')
+    group, spread = {}, {}
+    for key, title in panels:
+        group[title], spread[title] = {}, {}
+        for m, seeds in seeds_of.items():
+            if key not in all_results[m][seeds[0]]:
+                continue
+            values = {k: [all_results[m][s][key][k] for s in seeds] for k in KEYS}
+            group[title][LABELS[m]] = {k: float(np.mean(v)) for k, v in values.items()}
+            if len(seeds) > 1:  # the sample standard deviation, as the tables' +-
+                spread[title][LABELS[m]] = {k: float(np.std(v, ddof=1)) for k, v in values.items()}
+    some_seeds = ', '.join(sorted({str(len(s)) for s in seeds_of.values()}))
+    out = dict(
+        group=plots.plot_group_ap(
+            group,
+            osp.join(args.work_dir, 'ap_by_group.png'),
+            title=f'Embedded long-tailed benchmark ({args.preset}), mean over the seeds of each '
+            f'method ({some_seeds} seeds; bars: +- their standard deviation)',
+            spread=spread))
     with open(osp.join(data_root, 'annotations', 'train.json')) as f:
         counts, groups = plots.category_stats(json.load(f)['categories'])
     per_cat = {
@@ -613,14 +624,31 @@ def result_plots(all_results: dict, seeds_of: dict, args, data_root: str) -> Non
         groups,
         osp.join(args.work_dir, 'per_category_ap.png'),
         title='Per-category bbox AP (LVIS-like val) against training images')
+    if prefixes:
+        gt = load_json(osp.join(data_root, 'annotations', 'val_lvis.json'), progress=False)
+        dets = {
+            m: load_json(f'{prefixes[m, seeds[0]]}.bbox.json', progress=False)
+            for m, seeds in seeds_of.items()
+        }
+        try:
+            out['rare'] = plots.plot_rare_detections(
+                gt,
+                data_root,
+                dets,
+                osp.join(args.work_dir, 'rare_objects.png'),
+                title=f'Rare-class val objects of {args.preset} and each method\'s detections '
+                'on them (first seed)')
+        except ValueError as e:  # a val set without rare objects
+            print(f'[demo] no rare_objects.png: {e}')
+    return out
 
 
-def report(all_results: dict, args, data_root: str) -> str:
+def report(all_results: dict, args, data_root: str, prefixes: Optional[dict] = None) -> str:
     """The tables (returned), the plots and the gradient-ratio monitor's report."""
     methods = [m for m in args.methods if all_results.get(m)]
     seeds_of = {m: sorted(all_results[m]) for m in methods}
     text = result_tables(all_results, seeds_of, args.preset)
-    result_plots(all_results, seeds_of, args, data_root)
+    result_plots(all_results, seeds_of, args, data_root, prefixes)
     return (text + protocol_table(all_results, seeds_of) +
             scaled_budget_table(all_results, seeds_of) + grad_ratio_report(methods, seeds_of, args))
 
@@ -702,7 +730,7 @@ def main(argv=None) -> int:
                 all_results[m][s] = evaluate(prefixes[m, s], data_root)
     if not any(all_results.values()):
         raise SystemExit(f'error: no finished run in {args.work_dir} for these methods and seeds')
-    text = report(all_results, args, data_root)
+    text = report(all_results, args, data_root, prefixes)
     with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
         json.dump(
             dict(
@@ -722,9 +750,11 @@ def main(argv=None) -> int:
     with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
         f.write(text + '\n')
     print('\n' + text)
-    extra = ', grad_ratio.png' if osp.isfile(osp.join(args.work_dir, 'grad_ratio.png')) else ''
+    extra = [
+        f for f in ('rare_objects.png', 'grad_ratio.png') if osp.isfile(osp.join(args.work_dir, f))
+    ]
     print(f'\n[demo] plots: {args.work_dir}/ap_by_group.png, {args.work_dir}/per_category_ap.png' +
-          extra)
+          ''.join(f', {args.work_dir}/{f}' for f in extra))
     print(f'[demo] total {time.perf_counter() - t0:.0f} s')
     if failed:
         print('[demo] failed, left out of the report:\n  ' + '\n  '.join(failed), file=sys.stderr)

@@ -1,0 +1,57 @@
+"""tools/misc/run_longtail_demo.py's plots from results in hand (no training): the group plot's
+error bars are the seeds' sample standard deviation, a method of one seed gets none, and the
+rare-object figure is drawn from each method's first seed's detections."""
+import json
+import os.path as osp
+import types
+
+import numpy as np
+from conftest import ROOT, _tool_module
+
+RUNNER = osp.join(ROOT, 'tools', 'misc', 'run_longtail_demo.py')
+
+
+def _summary(ap, cats):
+    return dict(AP=ap, APr=ap / 4, APc=ap / 2, APf=ap * 1.5, per_category={c: ap for c in cats})
+
+
+def test_report_plots_error_bars_and_rare_figure(tiny_data, tmp_path):
+    runner = _tool_module(RUNNER)
+    gt = json.load(open(osp.join(tiny_data, 'annotations', 'val_lvis.json')))
+    cats = [c['id'] for c in gt['categories']]
+    results = {
+        'sigmoid': {
+            s: {
+                k: _summary(ap, cats)
+                for k in ('bbox/lvis', 'bbox/strict')
+            }
+            for s, ap in ((0, 0.30), (1, 0.34), (2, 0.41))
+        },
+        'eql': {
+            0: {
+                k: _summary(0.35, cats)
+                for k in ('bbox/lvis', 'bbox/strict')
+            }
+        },
+    }
+    seeds_of = {m: sorted(r) for m, r in results.items()}
+    prefixes = {}
+    for m, seeds in seeds_of.items():
+        for s in seeds:  # one detection on every val object, of its own class
+            prefixes[m, s] = str(tmp_path / f'{m}{s}')
+            dets = [dict(a, score=0.5) for a in gt['annotations']]
+            json.dump(dets, open(prefixes[m, s] + '.bbox.json', 'w'))
+    args = types.SimpleNamespace(work_dir=str(tmp_path), preset='tiny')
+    out = runner.result_plots(results, seeds_of, args, tiny_data, prefixes)
+    drawn = out['group']['bbox, LVIS-like val']
+    for key in ('AP', 'APr', 'APc', 'APf'):
+        values = [results['sigmoid'][s]['bbox/lvis'][key] for s in (0, 1, 2)]
+        height, err = drawn[runner.LABELS['sigmoid']][key]
+        assert abs(height - 100 * np.mean(values)) < 1e-9
+        assert abs(err - 100 * np.std(values, ddof=1)) < 1e-9
+        assert drawn[runner.LABELS['eql']][key][1] is None
+    # every rare object found by both methods (all scores equal: each is first of its class)
+    assert out['rare'] and all(cell[0] == 0.5 and cell[1] == 1 for row in out['rare'].values()
+                               for cell in row.values())
+    for f in ('ap_by_group.png', 'per_category_ap.png', 'rare_objects.png'):
+        assert (tmp_path / f).stat().st_size > 0
