@@ -5,7 +5,7 @@ Datasets are found by key, not position: a wrapper (mmdet's ``ClassBalancedDatas
 the ``sample1e-3`` leaves) is followed down to the dataset that has ``ann_file``.
 """
 import os.path as osp
-from typing import Iterator, Tuple
+from typing import Iterator, Optional, Tuple
 
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 EVALUATORS = (('val_evaluator', 'val_dataloader'), ('test_evaluator', 'test_dataloader'))
@@ -94,6 +94,18 @@ def portable_text(cfg, paths: dict) -> str:
         return value
 
     return Config(sub(cfg.to_dict())).pretty_text
+
+
+def definition_differences(old: dict, new: dict, words: Optional[dict] = None) -> str:
+    """What differs between two recorded definitions of a run, in words, for a refusal: each
+    key of ``new`` whose value differs, as ``key (old -> new)``, or as ``words[key]`` for values
+    that say nothing when printed (digests: 'the resolved config')."""
+    words = dict(resolved_config='the resolved config', **(words or {}))
+    out = [
+        words.get(k) or f'{k} ({old.get(k)!r} -> {new.get(k)!r})' for k in new
+        if old.get(k) != new.get(k)
+    ]
+    return ', '.join(out) or 'nothing listed'
 
 
 _ENV_LOCK = __import__('threading').Lock()

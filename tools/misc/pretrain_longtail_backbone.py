@@ -34,6 +34,8 @@ from typing import Dict, Optional
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from mmdet_eql.utils.run_config import definition_differences  # noqa: E402
+
 CONFIG = osp.join(ROOT, 'configs', 'longtail-pretrain', 'resnet18-half_shapes64_pretrain.py')
 DEFAULT_DIR = osp.join('data', 'longtail_pretrain')
 #: the set and schedule of docs/benchmark.md ("The pre-trained start"), chosen by its cost and the
@@ -98,15 +100,6 @@ def definition(out_dir: str, opts: Dict[str, int]) -> dict:
         resolved_config=config_digest(cfg, set_dir))
 
 
-def _differences(old: dict, new: dict) -> str:
-    out = []
-    for k in new:
-        if old.get(k) != new.get(k):
-            out.append('the resolved config' if k ==
-                       'resolved_config' else f'{k} ({old.get(k)!r} -> {new.get(k)!r})')
-    return ', '.join(out) or 'nothing listed'
-
-
 class StalePretrained(SystemExit):
     """A checkpoint (or set) that is there but is not what the run asks for."""
 
@@ -123,10 +116,9 @@ def ensure_set(out_dir: str, opts: Dict[str, int], retrain: bool, progress: bool
         if have == want:
             return set_dir
         if not retrain:
-            raise StalePretrained(
-                f'error: {set_dir} holds another pre-training set (differs in: '
-                f'{_differences(have, want)}); pass --retrain to make it again there, or another '
-                '--out-dir')
+            raise StalePretrained(f'error: {set_dir} holds another pre-training set (differs in: '
+                                  f'{definition_differences(have, want)}); pass --retrain to make '
+                                  'it again there, or another --out-dir')
     if osp.isdir(set_dir):
         shutil.rmtree(set_dir)
     sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))
@@ -157,10 +149,10 @@ def check_record(out_dir: str, want: dict) -> Optional[dict]:
     with open(record_file) as f:
         record = json.load(f)
     if record.get('definition') != want:
-        raise StalePretrained(
-            f'error: {ckpt} was pre-trained under another definition (differs in: '
-            f'{_differences(record.get("definition", {}), want)}); pass --retrain to make it '
-            'again, or another --out-dir')
+        differs = definition_differences(record.get('definition', {}), want)
+        raise StalePretrained(f'error: {ckpt} was pre-trained under another definition (differs '
+                              f'in: {differs}); pass --retrain to make it again, or another '
+                              '--out-dir')
     if not osp.isfile(ckpt) or sha256_file(ckpt) != record.get('checkpoint_sha256'):
         raise StalePretrained(f'error: {ckpt} is missing or changed since it was made (its sha256 '
                               f'differs from {record_file}); pass --retrain to make it again')

@@ -40,6 +40,7 @@ import numpy as np  # noqa: E402
 
 from mmdet_eql.evaluation import lvis_eval  # noqa: E402
 from mmdet_eql.utils import load_json, write_json  # noqa: E402
+from mmdet_eql.utils.run_config import definition_differences  # noqa: E402
 from mmdet_eql.visualization import plots  # noqa: E402
 
 #: the regimes: a folder of leaves each, one leaf a method (the same method names in each)
@@ -345,19 +346,8 @@ def config_digest(cfg, data_root: str, pretrained: Optional[dict] = None) -> str
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _differences(old: dict, new: dict) -> str:
-    """What differs between two run definitions, in words."""
-    out = []
-    for k in new:
-        if old.get(k) == new.get(k):
-            continue
-        if k == 'resolved_config':
-            out.append('the resolved config')
-        elif k == 'data':
-            out.append('the annotation files')
-        else:
-            out.append(f'{k} ({old.get(k)!r} -> {new.get(k)!r})')
-    return ', '.join(out)
+#: a refusal's words for the run definition's values that say nothing when printed
+DEFINITION_WORDS = dict(data='the annotation files')
 
 
 def check_record(wd: str, definition: dict, retrain: bool) -> bool:
@@ -371,10 +361,11 @@ def check_record(wd: str, definition: dict, retrain: bool) -> bool:
         if old.get('definition') == definition:
             return finished and old.get('status') == 'finished' and not retrain
         if not retrain:
-            raise SystemExit(
-                f'error: {wd} holds a run of another definition (differs in: '
-                f'{_differences(old.get("definition", {}), definition)}); pass --retrain to '
-                'train it again there, or another --work-dir')
+            differs = definition_differences(
+                old.get('definition', {}), definition, DEFINITION_WORDS)
+            raise SystemExit(f'error: {wd} holds a run of another definition (differs in: '
+                             f'{differs}); pass --retrain to train it again there, or another '
+                             '--work-dir')
     elif (finished or osp.isfile(osp.join(wd, 'last_checkpoint'))) and not retrain:
         raise SystemExit(f'error: {wd} holds a run without a record of its definition (made by an '
                          'older version of this script): pass --retrain or another --work-dir')
