@@ -75,3 +75,20 @@ def test_bad_input_is_named(tmp_path, run_tool):
     bad.write_text('not json')
     res = run_tool(TOOL, str(bad))
     assert res.returncode == 1 and 'is not JSON' in res.stderr
+
+
+def test_ablation_rows(tmp_path, run_tool):
+    eql = [(0.33, 0.10, 0.26, 0.60), (0.35, 0.12, 0.28, 0.62)]
+    noer = [(0.33, 0.14, 0.26, 0.50), (0.35, 0.16, 0.28, 0.52)]  # 0 / +4 / 0 / -10
+    results = fake_results({'eql': eql, 'eql-noer': noer})
+    text, counts = tool().table(results['results'], rows='ablations')
+    row = next(line for line in text.splitlines() if line.startswith('| eql-noer vs eql'))
+    # Table 4: without E(r) 22.2 / 12.5 / 24.7 / 23.1 against EQL 22.8 / 11.3 / 24.7 / 25.1
+    assert '-0.6 / +0.0 ± 2.0: within noise' in row and '+1.2 / +4.0 ± 2.0: agree' in row
+    assert '+0.0 / +0.0 ± 2.0: agree' in row and '-2.0 / -10.0 ± 2.0: agree' in row
+    assert counts == {'agree': 3, 'disagree': 0, 'within noise': 1, 'comparisons': 1}
+    assert 'eql-tr3 vs sigmoid' in text.split('Not measured (no runs): ')[1]
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps(results))
+    res = run_tool(TOOL, str(path), '--rows', 'ablations')
+    assert res.returncode == 0 and res.stdout.startswith('Ablation table, steep')

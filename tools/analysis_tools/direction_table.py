@@ -2,7 +2,7 @@
 published change beside the measured one, agree / disagree / within noise.
 
     python tools/analysis_tools/direction_table.py work_dirs/longtail_steep_pretrained/results.json
-        [--measure scaled|standard] [--markdown out.md]
+        [--measure scaled|standard] [--rows published|ablations] [--markdown out.md]
 
 Reads the results.json that tools/misc/run_longtail_demo.py writes. The rule, fixed before any run
 of the pre-trained regime (docs/benchmark.md, "The direction table"):
@@ -16,6 +16,10 @@ of the pre-trained regime (docs/benchmark.md, "The direction table"):
   measured change is within its spread, disagrees otherwise; any other published change: "within
   noise" when the measured change is within its spread, "agree" when it has the published sign,
   "disagree" when it has the other.
+
+``--rows ablations``: the same rule over the EQL paper's own ablations (lambda by tail ratio,
+Table 2; E(r), Table 4), each step of the paper's table against the benchmark's leaf of the same
+setting (issue 23).
 
 The published numbers are quoted (mask AP; the sources are named in each row and in
 ../shared/EQL_NOTES.md); the benchmark's are box AP.
@@ -47,6 +51,29 @@ PUBLISHED: List[Tuple[str, str, str, Tuple[float, ...], Tuple[float, ...]]] = [
     ('eqlv2', 'softmax', 'EQLv2 README, LVIS v1, R50 1x (over its softmax baseline)',
      (23.7, 14.9, 22.8, 28.6), (16.1, 0.0, 12.0, 27.4)),
 ]
+#: the EQL paper's ablations (issue 23), the same layout: lambda by tail ratio (its Table 2; the
+#: benchmark's leaves set lambda so that the protected classes hold about the same share of the
+#: train instances) and E(r) (its Table 4); quoted, mask AP, LVIS v0.5
+LAMBDA_0 = (20.1, 7.2, 19.9, 25.4)
+ABLATIONS: List[Tuple[str, str, str, Tuple[float, ...], Tuple[float, ...]]] = [
+    ('eql-rare', 'sigmoid', 'EQL paper Table 2: rare only (tail ratio 0.93 %) over lambda 0',
+     (20.8, 11.7, 20.2, 25.2), LAMBDA_0),
+    ('eql-tr3', 'sigmoid', 'EQL paper Table 2: tail ratio 3.1 % over lambda 0', (22.0, 11.2, 22.8,
+                                                                                 25.2), LAMBDA_0),
+    ('eql-tr9', 'sigmoid', 'EQL paper Table 2: tail ratio 9.1 % over lambda 0', (22.8, 11.3, 24.7,
+                                                                                 25.1), LAMBDA_0),
+    ('eql-tr18', 'sigmoid', 'EQL paper Table 2: tail ratio 18.2 % over lambda 0', (22.4, 10.0, 23.6,
+                                                                                   25.7), LAMBDA_0),
+    ('eql-tr3', 'eql-rare', 'EQL paper Table 2: tail ratio 3.1 % over rare only',
+     (22.0, 11.2, 22.8, 25.2), (20.8, 11.7, 20.2, 25.2)),
+    ('eql-tr9', 'eql-tr3', 'EQL paper Table 2: tail ratio 9.1 % over 3.1 %',
+     (22.8, 11.3, 24.7, 25.1), (22.0, 11.2, 22.8, 25.2)),
+    ('eql-tr18', 'eql-tr9', 'EQL paper Table 2: tail ratio 18.2 % over 9.1 %',
+     (22.4, 10.0, 23.6, 25.7), (22.8, 11.3, 24.7, 25.1)),
+    ('eql-noer', 'eql', 'EQL paper Table 4: without E(r) (background RoIs protect too) over EQL',
+     (22.2, 12.5, 24.7, 23.1), (22.8, 11.3, 24.7, 25.1)),
+]
+ROWS = dict(published=PUBLISHED, ablations=ABLATIONS)
 NO_CHANGE = 0.5  # AP points: a published change smaller than this is "no change"
 
 
@@ -79,8 +106,11 @@ def mean_sd(values: List[float]) -> Tuple[float, float]:
     return mu, sd
 
 
-def table(results: dict, measure: str = 'scaled') -> Tuple[str, Dict[str, int]]:
-    """(markdown, counts of agree / disagree / within noise / missing cells)."""
+def table(results: dict,
+          measure: str = 'scaled',
+          rows: str = 'published') -> Tuple[str, Dict[str, int]]:
+    """(markdown, counts of agree / disagree / within noise / missing cells) over the rows of
+    ``ROWS[rows]``: the published comparisons, or the paper's ablations."""
     counts = {'agree': 0, 'disagree': 0, 'within noise': 0}
     lines = [
         '| comparison | source (quoted) | ' + ' | '.join(f'{k}: published / measured'
@@ -88,7 +118,7 @@ def table(results: dict, measure: str = 'scaled') -> Tuple[str, Dict[str, int]]:
         '|' + ' --- |' * (2 + len(KEYS))
     ]
     missing = []
-    for method, base, source, pub, pub_base in PUBLISHED:
+    for method, base, source, pub, pub_base in ROWS[rows]:
         a, b = summary(results, method, measure), summary(results, base, measure)
         if a is None or b is None:
             missing.append(f'{method} vs {base}')
@@ -103,7 +133,7 @@ def table(results: dict, measure: str = 'scaled') -> Tuple[str, Dict[str, int]]:
         lines.append(f'| {method} vs {base} | {source} | ' + ' | '.join(cells) + ' |')
     if missing:
         lines += ['', 'Not measured (no runs): ' + ', '.join(missing)]
-    counts['comparisons'] = len(PUBLISHED) - len(missing)
+    counts['comparisons'] = len(ROWS[rows]) - len(missing)
     return '\n'.join(lines), counts
 
 
@@ -115,6 +145,12 @@ def main(argv=None) -> int:
         choices=('scaled', 'standard'),
         default='scaled',
         help='scaled: the per-image budget scaled to LVIS (default); standard: the model\'s own')
+    parser.add_argument(
+        '--rows',
+        choices=tuple(ROWS),
+        default='published',
+        help='published: the published comparisons between methods (default); ablations: the '
+        'EQL paper\'s lambda (Table 2) and E(r) (Table 4) ablations')
     parser.add_argument('--markdown', help='also write the table to this file')
     args = parser.parse_args(argv)
     try:
@@ -134,10 +170,11 @@ def main(argv=None) -> int:
     except (KeyError, TypeError, AttributeError) as e:
         raise SystemExit(f'error: {args.results} is not a results.json of run_longtail_demo.py '
                          f'(missing {e})')
-    text, counts = table(results, args.measure)
+    text, counts = table(results, args.measure, args.rows)
     what = ('box AP, per-image budget scaled to LVIS'
             if args.measure == 'scaled' else 'box AP, the model\'s own budget')
-    head = (f'Direction table, {data.get("preset", "?")} ({what}); published: quoted mask AP. '
+    kind = 'Direction table' if args.rows == 'published' else 'Ablation table'
+    head = (f'{kind}, {data.get("preset", "?")} ({what}); published: quoted mask AP. '
             f'Cells: {counts["agree"]} agree, {counts["disagree"]} disagree, '
             f'{counts["within noise"]} within noise, over {counts["comparisons"]} comparisons.')
     print(head + '\n\n' + text)
