@@ -592,13 +592,15 @@ def result_plots(all_results: dict,
             group[title][LABELS[m]] = {k: float(np.mean(v)) for k, v in values.items()}
             if len(seeds) > 1:  # the sample standard deviation, as the tables' +-
                 spread[title][LABELS[m]] = {k: float(np.std(v, ddof=1)) for k, v in values.items()}
-    some_seeds = ', '.join(sorted({str(len(s)) for s in seeds_of.values()}))
+    counts = sorted({len(s) for s in seeds_of.values()})
+    bars = ('one seed each: no error bars' if counts == [1] else
+            f'{" or ".join(map(str, counts))} seeds; error bars: +- the seeds\' standard deviation')
     out = dict(
         group=plots.plot_group_ap(
             group,
             osp.join(args.work_dir, 'ap_by_group.png'),
             title=f'Embedded long-tailed benchmark ({args.preset}), mean over the seeds of each '
-            f'method ({some_seeds} seeds; bars: +- their standard deviation)',
+            f'method ({bars})',
             spread=spread))
     with open(osp.join(data_root, 'annotations', 'train.json')) as f:
         counts, groups = plots.category_stats(json.load(f)['categories'])
