@@ -235,7 +235,7 @@ def plot_negatives_sweep(sweep: Dict[str, Dict[str, Dict[str, float]]],
     plt.close(fig)
 
 
-def _iou_xywh(a: Sequence[float], b: Sequence[float]) -> float:
+def iou_xywh(a: Sequence[float], b: Sequence[float]) -> float:
     """Intersection over union of two boxes given as (x, y, width, height)."""
     iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
     ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
@@ -331,7 +331,7 @@ def plot_rare_detections(
                     f'{cat["name"]}\n({cat.get("image_count", "?")} train images)', fontsize=5.5)
                 continue
             on_object = sorted((d for d in by_image[col].get(image['id'], []) if max(
-                _iou_xywh(d['bbox'], b) for b in boxes) >= 0.5),
+                iou_xywh(d['bbox'], b) for b in boxes) >= 0.5),
                                key=lambda d: -d['score'])
             right = [d['score'] for d in on_object if d['category_id'] == cat['id']]
             rank = None

@@ -43,6 +43,9 @@ def test_report_plots_error_bars_and_rare_figure(tiny_data, tmp_path):
             json.dump(dets, open(prefixes[m, s] + '.bbox.json', 'w'))
     args = types.SimpleNamespace(work_dir=str(tmp_path), preset='tiny')
     out = runner.result_plots(results, seeds_of, args, tiny_data, prefixes)
+    text, numbers = runner.rare_detection_table(prefixes, seeds_of, tiny_data)
+    assert all(r['objects_found'] == r['objects'] > 0 for runs in numbers.values() for r in runs)
+    assert '| sigmoid BCE, lambda=0 | 3 |' in text
     drawn = out['group']['bbox, LVIS-like val']
     for key in ('AP', 'APr', 'APc', 'APf'):
         values = [results['sigmoid'][s]['bbox/lvis'][key] for s in (0, 1, 2)]
@@ -55,3 +58,37 @@ def test_report_plots_error_bars_and_rare_figure(tiny_data, tmp_path):
                                for cell in row.values())
     for f in ('ap_by_group.png', 'per_category_ap.png', 'rare_objects.png'):
         assert (tmp_path / f).stat().st_size > 0
+
+
+def test_rare_detections_counts_what_it_says(tiny_data):
+    runner = _tool_module(RUNNER)
+    gt = json.load(open(osp.join(tiny_data, 'annotations', 'val_strict.json')))
+    rare = {c['id'] for c in gt['categories'] if c['frequency'] == 'r'}
+    objects = [a for a in gt['annotations'] if a['category_id'] in rare]
+    assert len(objects) >= 2
+    first, second = objects[0], objects[1]
+    frequent = next(c['id'] for c in gt['categories'] if c['frequency'] == 'f')
+    x, y, w, h = first['bbox']
+    dets = [
+        # the first rare object found twice (a duplicate counts once), at 0.2 and 0.4
+        dict(
+            image_id=first['image_id'],
+            category_id=first['category_id'],
+            bbox=first['bbox'],
+            score=0.2),
+        dict(
+            image_id=first['image_id'],
+            category_id=first['category_id'],
+            bbox=first['bbox'],
+            score=0.4),
+        # the second: its class beside it (IoU 1/3 < 0.5), and a frequent class on it
+        dict(
+            image_id=second['image_id'],
+            category_id=second['category_id'],
+            bbox=[second['bbox'][0] + second['bbox'][2] / 2] + second['bbox'][1:],
+            score=0.9),
+        dict(image_id=second['image_id'], category_id=frequent, bbox=second['bbox'], score=0.8),
+    ]
+    got = runner.rare_detections(dets, gt)
+    assert got == dict(
+        detections=3, median_score=0.4, highest_score=0.9, objects=len(objects), objects_found=1)

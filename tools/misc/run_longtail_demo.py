@@ -642,8 +642,61 @@ def report(all_results: dict, args, data_root: str, prefixes: Optional[dict] = N
     seeds_of = {m: sorted(all_results[m]) for m in methods}
     text = result_tables(all_results, seeds_of, args.preset)
     result_plots(all_results, seeds_of, args, data_root, prefixes)
+    rare = rare_detection_table(prefixes, seeds_of, data_root)[0] if prefixes else ''
     return (text + protocol_table(all_results, seeds_of) +
-            scaled_budget_table(all_results, seeds_of) + grad_ratio_report(methods, seeds_of, args))
+            scaled_budget_table(all_results, seeds_of) + rare +
+            grad_ratio_report(methods, seeds_of, args))
+
+
+def rare_detections(dets: list, gt: dict) -> dict:
+    """Where one run's rare-class detections go, on an exhaustively labelled val (strict): how
+    many it keeps, their median and highest score, and how many of the rare val objects have a
+    detection of their own class at IoU >= 0.5 anywhere in its list."""
+    rare = {c['id'] for c in gt['categories'] if c.get('frequency') == 'r'}
+    scores = [d['score'] for d in dets if d['category_id'] in rare]
+    by_key = {}
+    for d in dets:
+        if d['category_id'] in rare:
+            by_key.setdefault((d['image_id'], d['category_id']), []).append(d['bbox'])
+    objects = [a for a in gt['annotations'] if a['category_id'] in rare]
+    found = sum(
+        any(
+            plots.iou_xywh(a['bbox'], b) >= 0.5
+            for b in by_key.get((a['image_id'], a['category_id']), ())) for a in objects)
+    return dict(
+        detections=len(scores),
+        median_score=float(np.median(scores)) if scores else 0.0,
+        highest_score=max(scores, default=0.0),
+        objects=len(objects),
+        objects_found=found)
+
+
+def rare_detection_table(prefixes: dict, seeds_of: dict, data_root: str) -> Tuple[str, dict]:
+    """Markdown (and the numbers, {method: [per seed]}): :func:`rare_detections` of each run on
+    the strict val, mean over each method's seeds."""
+    gt = load_json(osp.join(data_root, 'annotations', 'val_strict.json'), progress=False)
+    numbers = {
+        m: [
+            rare_detections(load_json(f'{prefixes[m, s]}.bbox.json', progress=False), gt)
+            for s in seeds
+        ]
+        for m, seeds in seeds_of.items()
+    }
+    n_objects = next(iter(numbers.values()))[0]['objects']
+    lines = [
+        '', 'Where the rare classes\' detections go (box, strict val, mean over the seeds; the '
+        'detections the model keeps): rare-class detections, their median and highest score, and '
+        f'how many of the {n_objects} rare val objects have a detection of their own class at '
+        'IoU >= 0.5 anywhere in the list:', '',
+        '| method | seeds | rare detections | median score | highest score | '
+        'rare objects with a same-class detection |', '| --- | --- | --- | --- | --- | --- |'
+    ]
+    for m, runs in numbers.items():
+        mean = {k: np.mean([r[k] for r in runs]) for k in runs[0]}
+        lines.append(f'| {LABELS[m]} | {len(runs)} | {mean["detections"]:.0f} | '
+                     f'{mean["median_score"]:.2g} | {mean["highest_score"]:.2g} | '
+                     f'{mean["objects_found"]:.1f} |')
+    return '\n'.join(lines), numbers
 
 
 def grad_ratio_report(methods, seeds_of, args) -> str:
