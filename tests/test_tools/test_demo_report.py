@@ -56,7 +56,7 @@ def test_report_plots_error_bars_and_rare_figure(tiny_data, tmp_path):
     # every rare object found by both methods (all scores equal: each is first of its class)
     assert out['rare'] and all(cell[0] == 0.5 and cell[1] == 1 for row in out['rare'].values()
                                for cell in row.values())
-    for f in ('ap_by_group.png', 'per_category_ap.png', 'rare_objects.png'):
+    for f in ('ap_by_group.png', 'per_category_ap.png', 'rare_objects.jpg'):
         assert (tmp_path / f).stat().st_size > 0
 
 

@@ -578,7 +578,7 @@ def result_plots(all_results: dict,
     """ap_by_group.png (seed-averaged AP per frequency group, four panels, error bars of the
     seeds' standard deviation where a method has several), per_category_ap.png (seed-averaged
     bbox AP per category against training images) and, given the runs' detections
-    (``prefixes``), rare_objects.png (rare-class val objects and each method's detections on
+    (``prefixes``), rare_objects.jpg (rare-class val objects and each method's detections on
     them, first seed). Returns what the group plot drew and the rare figure's summary."""
     panels = [('bbox/lvis', 'bbox, LVIS-like val'), ('segm/lvis', 'segm, LVIS-like val'),
               ('bbox/strict', 'bbox, strict val'), ('segm/strict', 'segm, strict val')]
@@ -628,11 +628,11 @@ def result_plots(all_results: dict,
                 gt,
                 data_root,
                 dets,
-                osp.join(args.work_dir, 'rare_objects.png'),
+                osp.join(args.work_dir, 'rare_objects.jpg'),
                 title=f'Rare-class val objects of {args.preset} and each method\'s detections '
                 'on them (first seed)')
         except ValueError as e:  # a val set without rare objects
-            print(f'[demo] no rare_objects.png: {e}')
+            print(f'[demo] no rare_objects.jpg: {e}')
     return out
 
 
@@ -797,7 +797,7 @@ def main(argv=None) -> int:
         f.write(text + '\n')
     print('\n' + text)
     extra = [
-        f for f in ('rare_objects.png', 'grad_ratio.png') if osp.isfile(osp.join(args.work_dir, f))
+        f for f in ('rare_objects.jpg', 'grad_ratio.png') if osp.isfile(osp.join(args.work_dir, f))
     ]
     print(f'\n[demo] plots: {args.work_dir}/ap_by_group.png, {args.work_dir}/per_category_ap.png' +
           ''.join(f', {args.work_dir}/{f}' for f in extra))
