@@ -693,7 +693,8 @@ def rare_detection_table(prefixes: dict, seeds_of: dict, data_root: str) -> Tupl
     ]
     for m, runs in numbers.items():
         mean = {k: np.mean([r[k] for r in runs]) for k in runs[0]}
-        lines.append(f'| {LABELS[m]} | {len(runs)} | {mean["detections"]:.0f} | '
+        seeds = ','.join(map(str, seeds_of[m]))
+        lines.append(f'| {LABELS[m]} | {seeds} | {mean["detections"]:.0f} | '
                      f'{mean["median_score"]:.2g} | {mean["highest_score"]:.2g} | '
                      f'{mean["objects_found"]:.1f} |')
     return '\n'.join(lines), numbers
