@@ -142,13 +142,17 @@ def category_stats(categories: List[dict]):
     return counts, groups
 
 
-def plot_grad_ratio(report: dict, out_file: str, title: str = 'Gradient ratio') -> None:
+def plot_grad_ratio(report: dict, out_file: str, title: str = 'Gradient ratio') -> int:
     """Scatter of each class's accumulated positive/negative gradient ratio (log y) against its
-    training image count (log x), coloured by frequency group (a GradientRatioMonitorHook report).
-    """
+    training image count (log x), coloured by frequency group (a GradientRatioMonitorHook report);
+    when the report splits the negative gradient by source, a second panel: each class's share
+    of it from background RoIs (the rest: other classes' foreground RoIs). Returns the number of
+    panels drawn."""
     plt = _plt()
     cats = [c for c in report['categories'] if c.get('image_count', 0) > 0]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    split = [c for c in cats if c.get('background_share') is not None]
+    fig, axes = plt.subplots(1, 2 if split else 1, figsize=(12 if split else 7, 4.2), squeeze=False)
+    ax = axes[0][0]
     floor = 1e-4  # ratios of exactly 0 (a class with no positive RoI yet) drawn at the floor
     for g, col in GROUP_COLOURS.items():
         sel = [c for c in cats if c.get('frequency') == g]
@@ -159,7 +163,73 @@ def plot_grad_ratio(report: dict, out_file: str, title: str = 'Gradient ratio') 
                        alpha=0.7,
                        edgecolors='none',
                        label=f'{GROUP_LABELS[g]} (mean {np.mean([c["ratio"] for c in sel]):.3g})')
+    if split:
+        _source_panel(axes[0][1], {'': split},
+                      'Where the negative gradient comes from (the rest: other classes\' objects)')
     _finish_ratio_axes(fig, ax, title, out_file)
+    return len(axes[0])
+
+
+def _source_panel(ax, classes: Dict[str, List[dict]], title: str) -> None:
+    """Each class's share of its negative gradient from background RoIs against its training
+    images; one set of classes: coloured by group with the group means; several (methods): a
+    marker and a moving mean each."""
+    markers = ['o', '^', 's', 'D', 'v', 'P']
+    for i, (name, cats) in enumerate(classes.items()):
+        if not name:
+            for g, col in GROUP_COLOURS.items():
+                sel = [c for c in cats if c.get('frequency') == g]
+                if sel:
+                    mean = np.mean([c['background_share'] for c in sel])
+                    ax.scatter([c['image_count'] for c in sel],
+                               [c['background_share'] for c in sel],
+                               c=col,
+                               s=18,
+                               alpha=0.7,
+                               edgecolors='none',
+                               label=f'{GROUP_LABELS[g]} (mean {mean:.3f})')
+            continue
+        xs = np.array([c['image_count'] for c in cats], dtype=float)
+        ys = np.array([c['background_share'] for c in cats])
+        pts = ax.scatter(xs, ys, marker=markers[i % len(markers)], s=14, alpha=0.4)
+        order = np.argsort(xs)
+        tx, trend = moving_mean(xs[order], ys[order])
+        ax.plot(tx, trend, color=pts.get_facecolor()[0][:3], lw=1.5, label=name)
+    ax.set_xscale('log')
+    ax.set_ylim(-0.02, 1.02)
+    ax.axvline(10.5, color='grey', lw=0.5, ls='--')
+    ax.axvline(100.5, color='grey', lw=0.5, ls='--')
+    ax.set_xlabel('training images of the category')
+    ax.set_ylabel('share of the negative gradient from background RoIs')
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+SOURCE_TITLE = 'Share of each class\'s negative gradient from background RoIs'
+
+
+def plot_grad_source_compare(reports: Dict[str, dict],
+                             out_file: str,
+                             title: str = SOURCE_TITLE) -> List[str]:
+    """One panel: each method's per-class share of the negative gradient from background RoIs
+    against training images, as points and a moving mean (GradientRatioMonitorHook reports that
+    split by source; the others are left out). Returns the methods drawn."""
+    plt = _plt()
+    classes = {
+        name: [
+            c for c in rep['categories']
+            if c.get('image_count', 0) > 0 and c.get('background_share') is not None
+        ]
+        for name, rep in reports.items()
+    }
+    classes = {k: v for k, v in classes.items() if v}
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    _source_panel(ax, classes, title + ' (the rest: other classes\' objects)')
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=130)
+    plt.close(fig)
+    return list(classes)
 
 
 def plot_grad_ratio_compare(reports: Dict[str, dict],

@@ -65,7 +65,7 @@ def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
     assert premise.returncode == 0, premise.stderr
     assert '| rare |' in premise.stdout and 'EQL removes (protected)' in premise.stdout
     for f in ('results.md', 'results.json', 'ap_by_group.png', 'per_category_ap.png',
-              'grad_ratio.png'):
+              'grad_ratio.png', 'grad_sources.png', 'rare_objects.jpg'):
         assert (wd / f).stat().st_size > 0, f
     results = json.loads((wd / 'results.json').read_text())['results']
     for method in ('softmax', 'eql-rfs'):

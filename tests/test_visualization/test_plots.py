@@ -7,8 +7,9 @@ import os.path as osp
 
 import pytest
 
-from mmdet_eql.visualization.plots import (plot_group_ap, plot_per_category_ap,
-                                           plot_rare_detections, rare_examples)
+from mmdet_eql.visualization.plots import (plot_grad_ratio, plot_grad_source_compare, plot_group_ap,
+                                           plot_per_category_ap, plot_rare_detections,
+                                           rare_examples)
 
 
 @pytest.mark.parametrize('num_categories', [1, 2, 3, 40])
@@ -86,3 +87,26 @@ def test_rare_figure_rows_come_from_the_ground_truth_and_cells_read_detections(t
     no_rare = dict(gt, categories=[dict(c, frequency='f') for c in gt['categories']])
     with pytest.raises(ValueError, match='no objects of a rare category'):
         plot_rare_detections(no_rare, tiny_data, detections, str(tmp_path / 'none.png'))
+
+
+def _report(split: bool):
+    cats = []
+    for j, (count, group) in enumerate([(2, 'r'), (30, 'c'), (500, 'f'), (800, 'f')]):
+        cat = dict(index=j, image_count=count, frequency=group, ratio=0.1 * (j + 1))
+        if split:
+            cat['background_share'] = 0.9 - 0.2 * j
+        cats.append(cat)
+    return dict(categories=cats)
+
+
+def test_gradient_plots_show_the_split_by_source_when_the_report_has_it(tmp_path):
+    assert plot_grad_ratio(_report(split=True), str(tmp_path / 'a.png')) == 2
+    assert plot_grad_ratio(_report(split=False), str(tmp_path / 'b.png')) == 1
+    drawn = plot_grad_source_compare(
+        {
+            'split': _report(split=True),
+            'older report': _report(split=False)
+        }, str(tmp_path / 'c.png'))
+    assert drawn == ['split']
+    for f in 'abc':
+        assert (tmp_path / f'{f}.png').stat().st_size > 0

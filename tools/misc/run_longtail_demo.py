@@ -744,6 +744,11 @@ def grad_ratio_report(methods, seeds_of, args) -> str:
         LABELS[m]: reps[0]
         for m, reps in found.items()
     }, osp.join(args.work_dir, 'grad_ratio.png'))
+    if split:  # per class, first seed of each method
+        plots.plot_grad_source_compare({
+            LABELS[m]: reps[0]
+            for m, reps in split.items()
+        }, osp.join(args.work_dir, 'grad_sources.png'))
     return '\n' + '\n'.join(lines)
 
 
@@ -798,7 +803,8 @@ def main(argv=None) -> int:
         f.write(text + '\n')
     print('\n' + text)
     extra = [
-        f for f in ('rare_objects.jpg', 'grad_ratio.png') if osp.isfile(osp.join(args.work_dir, f))
+        f for f in ('rare_objects.jpg', 'grad_ratio.png', 'grad_sources.png')
+        if osp.isfile(osp.join(args.work_dir, f))
     ]
     print(f'\n[demo] plots: {args.work_dir}/ap_by_group.png, {args.work_dir}/per_category_ap.png' +
           ''.join(f', {args.work_dir}/{f}' for f in extra))
