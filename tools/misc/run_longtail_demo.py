@@ -592,9 +592,10 @@ def result_plots(all_results: dict,
             group[title][LABELS[m]] = {k: float(np.mean(v)) for k, v in values.items()}
             if len(seeds) > 1:  # the sample standard deviation, as the tables' +-
                 spread[title][LABELS[m]] = {k: float(np.std(v, ddof=1)) for k, v in values.items()}
-    counts = sorted({len(s) for s in seeds_of.values()})
-    bars = ('one seed each: no error bars' if counts == [1] else
-            f'{" or ".join(map(str, counts))} seeds; error bars: +- the seeds\' standard deviation')
+    seed_counts = sorted({len(s) for s in seeds_of.values()})
+    bars = ('one seed each: no error bars' if seed_counts == [1] else
+            f'{" or ".join(map(str, seed_counts))} seeds; error bars: +- the seeds\' standard '
+            'deviation')
     out = dict(
         group=plots.plot_group_ap(
             group,
