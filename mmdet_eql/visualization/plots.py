@@ -410,9 +410,9 @@ def plot_rare_detections(
                                for d in detections[col] if d['category_id'] == cat['id'])
             summary[cat['name']][col] = (max(right) if right else None, rank,
                                          on_object[0]['category_id'] if on_object else None)
-            shown = on_object[:1] + [
-                d for d in on_object[1:] if d['category_id'] == cat['id']
-            ][:1 if on_object and on_object[0]['category_id'] != cat['id'] else 0]
+            shown = on_object[:1]  # the top detection, and the rare class's best if not it
+            if on_object and on_object[0]['category_id'] != cat['id']:
+                shown += [d for d in on_object if d['category_id'] == cat['id']][:1]
             for d in shown:
                 ok = d['category_id'] == cat['id']
                 x, y, w, h = d['bbox']
