@@ -434,7 +434,7 @@ AREA_ALL = (0, 1e10)
 
 def _box_ious(d: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Row-wise IoU of (E, 4) x, y, w, h boxes, each operation in the order of the definition
-    (lvis_reference._box_iou), so that the float64 results are the same to the last bit."""
+    (lvis_reference.box_iou), so that the float64 results are the same to the last bit."""
     iw = np.minimum(d[:, 0] + d[:, 2], g[:, 0] + g[:, 2]) - np.maximum(d[:, 0], g[:, 0])
     ih = np.minimum(d[:, 1] + d[:, 3], g[:, 1] + g[:, 3]) - np.maximum(d[:, 1], g[:, 1])
     inter = iw * ih

@@ -62,7 +62,9 @@ def select_detections(results: Sequence[dict],
     return [results[i] for i in range(len(results)) if i in keep]
 
 
-def _box_iou(d, g) -> float:
+def box_iou(d, g) -> float:
+    """IoU of two boxes given as (x, y, width, height): the definition every overlap here is
+    measured with (the evaluators, the benchmark's rare-object figure and table)."""
     dx, dy, dw, dh = d
     gx, gy, gw, gh = g
     iw = min(dx + dw, gx + gw) - max(dx, gx)
@@ -75,7 +77,7 @@ def _box_iou(d, g) -> float:
 
 def _iou(dt: dict, gt: dict, iou_type: str) -> float:
     if iou_type == 'bbox':
-        return _box_iou(dt['bbox'], gt['bbox'])
+        return box_iou(dt['bbox'], gt['bbox'])
     from pycocotools import mask as mask_utils  # the region overlap of two masks
     d = dt['segmentation']
     g = gt['segmentation']

@@ -305,15 +305,6 @@ def plot_negatives_sweep(sweep: Dict[str, Dict[str, Dict[str, float]]],
     plt.close(fig)
 
 
-def iou_xywh(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two boxes given as (x, y, width, height)."""
-    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = max(iw, 0) * max(ih, 0)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def rare_examples(gt: dict, max_rows: int = 6) -> List[Tuple[dict, dict, List[list]]]:
     """The figure's rows, chosen from the ground truth alone (never from any method's output):
     for each rare category with objects in this val set, in id order, its first image (by id)
@@ -363,6 +354,8 @@ def plot_rare_detections(
     """
     import matplotlib.image as mpimg
     from matplotlib.patches import Rectangle
+
+    from mmdet_eql.evaluation.lvis_reference import box_iou
     plt = _plt()
     rows = rare_examples(gt, max_rows)
     if not rows:
@@ -401,7 +394,7 @@ def plot_rare_detections(
                     f'{cat["name"]}\n({cat.get("image_count", "?")} train images)', fontsize=5.5)
                 continue
             on_object = sorted((d for d in by_image[col].get(image['id'], []) if max(
-                iou_xywh(d['bbox'], b) for b in boxes) >= 0.5),
+                box_iou(d['bbox'], b) for b in boxes) >= 0.5),
                                key=lambda d: -d['score'])
             right = [d['score'] for d in on_object if d['category_id'] == cat['id']]
             rank = None

@@ -39,6 +39,7 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 from mmdet_eql.evaluation import lvis_eval  # noqa: E402
+from mmdet_eql.evaluation.lvis_reference import box_iou  # noqa: E402
 from mmdet_eql.utils import load_json, write_json  # noqa: E402
 from mmdet_eql.utils.run_config import definition_differences  # noqa: E402
 from mmdet_eql.visualization import plots  # noqa: E402
@@ -662,8 +663,8 @@ def rare_detections(dets: list, gt: dict) -> dict:
     objects = [a for a in gt['annotations'] if a['category_id'] in rare]
     found = sum(
         any(
-            plots.iou_xywh(a['bbox'], b) >= 0.5
-            for b in by_key.get((a['image_id'], a['category_id']), ())) for a in objects)
+            box_iou(a['bbox'], b) >= 0.5 for b in by_key.get((a['image_id'], a['category_id']), ()))
+        for a in objects)
     return dict(
         detections=len(scores),
         median_score=float(np.median(scores)) if scores else 0.0,
