@@ -31,48 +31,65 @@ import sys
 from typing import Dict, List, Optional, Tuple
 
 KEYS = ('AP', 'APr', 'APc', 'APf')
-#: (method, baseline, source, published AP / APr / APc / APf of the method, and of the baseline);
-#: quoted, mask AP
-PUBLISHED: List[Tuple[str, str, str, Tuple[float, ...], Tuple[float, ...]]] = [
-    ('eql', 'sigmoid', 'EQL paper Table 1, LVIS v0.5, R-50 (over its sigmoid baseline)',
-     (22.8, 11.3, 24.7, 25.1), (20.1, 7.2, 19.9, 25.4)),
-    ('eql', 'softmax', 'EQLv2 README, LVIS v1, R50 1x (over its softmax baseline)',
-     (18.6, 2.1, 17.4, 27.2), (16.1, 0.0, 12.0, 27.4)),
-    ('eql-rare', 'sigmoid', 'EQL paper Table 2, LVIS v0.5 (lambda over rare only)',
-     (20.8, 11.7, 20.2, 25.2), (20.1, 7.2, 19.9, 25.4)),
-    ('softmax', 'sigmoid', 'EQL paper Tables 5 and 1, LVIS v0.5', (20.2, 4.5, 20.8, 25.6),
-     (20.1, 7.2, 19.9, 25.4)),
-    ('rfs', 'sigmoid', 'EQL paper Tables 5 and 1, LVIS v0.5 (repeat factor sampling)',
-     (21.3, 12.2, 21.5, 24.7), (20.1, 7.2, 19.9, 25.4)),
-    ('rfs', 'softmax', 'EQLv2 README, LVIS v1, R50 1x (RFS over its softmax baseline)',
-     (22.2, 11.5, 21.2, 28.0), (16.1, 0.0, 12.0, 27.4)),
-    ('eql-rfs', 'eql', 'EQL README, LVIS v0.5 (EQL + resampling over EQL)',
-     (26.1, 17.2, 27.3, 28.2), (24.0, 9.4, 25.2, 28.4)),
-    ('eqlv2', 'softmax', 'EQLv2 README, LVIS v1, R50 1x (over its softmax baseline)',
-     (23.7, 14.9, 22.8, 28.6), (16.1, 0.0, 12.0, 27.4)),
-]
-#: the EQL paper's ablations (issue 23), the same layout: lambda by tail ratio (its Table 2; the
-#: benchmark's leaves set lambda so that the protected classes hold about the same share of the
-#: train instances) and E(r) (its Table 4); quoted, mask AP, LVIS v0.5
-LAMBDA_0 = (20.1, 7.2, 19.9, 25.4)
-ABLATIONS: List[Tuple[str, str, str, Tuple[float, ...], Tuple[float, ...]]] = [
-    ('eql-rare', 'sigmoid', 'EQL paper Table 2: rare only (tail ratio 0.93 %) over lambda 0',
-     (20.8, 11.7, 20.2, 25.2), LAMBDA_0),
-    ('eql-tr3', 'sigmoid', 'EQL paper Table 2: tail ratio 3.1 % over lambda 0', (22.0, 11.2, 22.8,
-                                                                                 25.2), LAMBDA_0),
-    ('eql-tr9', 'sigmoid', 'EQL paper Table 2: tail ratio 9.1 % over lambda 0', (22.8, 11.3, 24.7,
-                                                                                 25.1), LAMBDA_0),
-    ('eql-tr18', 'sigmoid', 'EQL paper Table 2: tail ratio 18.2 % over lambda 0', (22.4, 10.0, 23.6,
-                                                                                   25.7), LAMBDA_0),
-    ('eql-tr3', 'eql-rare', 'EQL paper Table 2: tail ratio 3.1 % over rare only',
-     (22.0, 11.2, 22.8, 25.2), (20.8, 11.7, 20.2, 25.2)),
-    ('eql-tr9', 'eql-tr3', 'EQL paper Table 2: tail ratio 9.1 % over 3.1 %',
-     (22.8, 11.3, 24.7, 25.1), (22.0, 11.2, 22.8, 25.2)),
-    ('eql-tr18', 'eql-tr9', 'EQL paper Table 2: tail ratio 18.2 % over 9.1 %',
-     (22.4, 10.0, 23.6, 25.7), (22.8, 11.3, 24.7, 25.1)),
-    ('eql-noer', 'eql', 'EQL paper Table 4: without E(r) (background RoIs protect too) over EQL',
-     (22.2, 12.5, 24.7, 23.1), (22.8, 11.3, 24.7, 25.1)),
-]
+#: the quoted numbers, mask AP / APr / APc / APf, each once, keyed by the benchmark's leaf of the
+#: same setting (../shared/EQL_NOTES.md). The EQL paper, LVIS v0.5, Mask R-CNN R-50:
+EQL_PAPER = {
+    'sigmoid': (20.1, 7.2, 19.9, 25.4),  # lambda 0 (Tables 1 and 2)
+    'eql': (22.8, 11.3, 24.7, 25.1),  # Table 1's EQL, lambda 1.76e-3: Table 2's 9.1 % row
+    'eql-rare': (20.8, 11.7, 20.2, 25.2),  # Table 2, rare only (tail ratio 0.93 %)
+    'eql-tr3': (22.0, 11.2, 22.8, 25.2),  # Table 2, tail ratio 3.1 %
+    'eql-tr18': (22.4, 10.0, 23.6, 25.7),  # Table 2, tail ratio 18.2 %
+    'eql-noer': (22.2, 12.5, 24.7, 23.1),  # Table 4, without E(r)
+    'softmax': (20.2, 4.5, 20.8, 25.6),  # Table 5
+    'rfs': (21.3, 12.2, 21.5, 24.7),  # Table 5, repeat factor sampling
+}
+EQL_PAPER['eql-tr9'] = EQL_PAPER['eql']
+#: the EQLv2 README, LVIS v1, Mask R-CNN R50 1x (its baseline: mmdet's softmax head)
+EQLV2_README = {
+    'softmax': (16.1, 0.0, 12.0, 27.4),
+    'eql': (18.6, 2.1, 17.4, 27.2),
+    'rfs': (22.2, 11.5, 21.2, 28.0),
+    'eqlv2': (23.7, 14.9, 22.8, 28.6),
+}
+#: the EQL README, LVIS v0.5 (EQL and EQL + resampling; no resampling-alone row)
+EQL_README = {'eql': (24.0, 9.4, 25.2, 28.4), 'eql-rfs': (26.1, 17.2, 27.3, 28.2)}
+
+Row = Tuple[str, str, str, Tuple[float, ...], Tuple[float, ...]]
+
+
+def _rows(comparisons: List[Tuple[str, str, dict, str]]) -> List[Row]:
+    """(method, baseline, source, the method's quoted numbers, the baseline's) per comparison
+    (method, baseline, the quoted numbers of its source, the source)."""
+    return [(m, b, source, quoted[m], quoted[b]) for m, b, quoted, source in comparisons]
+
+
+#: the published comparisons between methods
+PUBLISHED: List[Row] = _rows([
+    ('eql', 'sigmoid', EQL_PAPER, 'EQL paper Table 1, LVIS v0.5, R-50 (over its sigmoid baseline)'),
+    ('eql', 'softmax', EQLV2_README, 'EQLv2 README, LVIS v1, R50 1x (over its softmax baseline)'),
+    ('eql-rare', 'sigmoid', EQL_PAPER, 'EQL paper Table 2, LVIS v0.5 (lambda over rare only)'),
+    ('softmax', 'sigmoid', EQL_PAPER, 'EQL paper Tables 5 and 1, LVIS v0.5'),
+    ('rfs', 'sigmoid', EQL_PAPER, 'EQL paper Tables 5 and 1, LVIS v0.5 (repeat factor sampling)'),
+    ('rfs', 'softmax', EQLV2_README,
+     'EQLv2 README, LVIS v1, R50 1x (RFS over its softmax baseline)'),
+    ('eql-rfs', 'eql', EQL_README, 'EQL README, LVIS v0.5 (EQL + resampling over EQL)'),
+    ('eqlv2', 'softmax', EQLV2_README, 'EQLv2 README, LVIS v1, R50 1x (over its softmax baseline)'),
+])
+#: the EQL paper's ablations (issue 23): lambda by tail ratio (its Table 2; the benchmark's
+#: leaves set lambda so that the protected classes hold about the same share of the train
+#: instances) and E(r) (its Table 4)
+ABLATIONS: List[Row] = _rows([
+    ('eql-rare', 'sigmoid', EQL_PAPER,
+     'EQL paper Table 2: rare only (tail ratio 0.93 %) over lambda 0'),
+    ('eql-tr3', 'sigmoid', EQL_PAPER, 'EQL paper Table 2: tail ratio 3.1 % over lambda 0'),
+    ('eql-tr9', 'sigmoid', EQL_PAPER, 'EQL paper Table 2: tail ratio 9.1 % over lambda 0'),
+    ('eql-tr18', 'sigmoid', EQL_PAPER, 'EQL paper Table 2: tail ratio 18.2 % over lambda 0'),
+    ('eql-tr3', 'eql-rare', EQL_PAPER, 'EQL paper Table 2: tail ratio 3.1 % over rare only'),
+    ('eql-tr9', 'eql-tr3', EQL_PAPER, 'EQL paper Table 2: tail ratio 9.1 % over 3.1 %'),
+    ('eql-tr18', 'eql-tr9', EQL_PAPER, 'EQL paper Table 2: tail ratio 18.2 % over 9.1 %'),
+    ('eql-noer', 'eql', EQL_PAPER,
+     'EQL paper Table 4: without E(r) (background RoIs protect too) over EQL'),
+])
 ROWS = dict(published=PUBLISHED, ablations=ABLATIONS)
 NO_CHANGE = 0.5  # AP points: a published change smaller than this is "no change"
 
