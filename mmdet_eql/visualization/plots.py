@@ -105,7 +105,7 @@ def plot_per_category_ap(per_category: Dict[str, Dict[int, float]],
     """Scatter of per-category AP (y) against train image count (log x), one marker per model,
     coloured by frequency group; a moving mean per model shows the trend."""
     plt = _plt()
-    markers = list(markers or ['o', '^', 's', 'D', 'v', 'P'])
+    markers = list(markers or MARKERS)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for i, (model, aps) in enumerate(per_category.items()):
         cids = [c for c in aps if aps[c] >= 0 and image_counts.get(c, 0) > 0]
@@ -142,6 +142,45 @@ def category_stats(categories: List[dict]):
     return counts, groups
 
 
+MARKERS = ['o', '^', 's', 'D', 'v', 'P']
+RATIO_FLOOR = 1e-4  # ratios of exactly 0 (a class with no positive RoI yet) drawn at the floor
+
+
+def _scatter_by_group(ax, cats: List[dict], key: str, fmt: str, floor: float = 0.0) -> None:
+    """Each class's ``key`` (y, drawn at least at ``floor``) against its training images,
+    coloured by frequency group, with the group's mean in the legend."""
+    for g, col in GROUP_COLOURS.items():
+        sel = [c for c in cats if c.get('frequency') == g]
+        if sel:
+            ys = [c[key] for c in sel]
+            ax.scatter([c['image_count'] for c in sel], [max(y, floor) for y in ys],
+                       c=col,
+                       s=18,
+                       alpha=0.7,
+                       edgecolors='none',
+                       label=f'{GROUP_LABELS[g]} (mean {format(np.mean(ys), fmt)})')
+
+
+def _scatter_with_trend(ax,
+                        i: int,
+                        name: str,
+                        cats: List[dict],
+                        key: str,
+                        floor: Optional[float] = None) -> None:
+    """One method's classes: ``key`` against training images as points (marker ``i``) and a
+    moving mean (of the log when ``floor`` is given, for log axes)."""
+    xs = np.array([c['image_count'] for c in cats], dtype=float)
+    ys = np.array([c[key] if floor is None else max(c[key], floor) for c in cats])
+    pts = ax.scatter(xs, ys, marker=MARKERS[i % len(MARKERS)], s=14, alpha=0.45)
+    order = np.argsort(xs)
+    if floor is None:
+        tx, trend = moving_mean(xs[order], ys[order])
+    else:
+        tx, log_trend = moving_mean(xs[order], np.log(ys[order]))
+        trend = np.exp(log_trend)
+    ax.plot(tx, trend, color=pts.get_facecolor()[0][:3], lw=1.5, label=name)
+
+
 def plot_grad_ratio(report: dict, out_file: str, title: str = 'Gradient ratio') -> int:
     """Scatter of each class's accumulated positive/negative gradient ratio (log y) against its
     training image count (log x), coloured by frequency group (a GradientRatioMonitorHook report);
@@ -152,49 +191,19 @@ def plot_grad_ratio(report: dict, out_file: str, title: str = 'Gradient ratio') 
     cats = [c for c in report['categories'] if c.get('image_count', 0) > 0]
     split = [c for c in cats if c.get('background_share') is not None]
     fig, axes = plt.subplots(1, 2 if split else 1, figsize=(12 if split else 7, 4.2), squeeze=False)
-    ax = axes[0][0]
-    floor = 1e-4  # ratios of exactly 0 (a class with no positive RoI yet) drawn at the floor
-    for g, col in GROUP_COLOURS.items():
-        sel = [c for c in cats if c.get('frequency') == g]
-        if sel:
-            ax.scatter([c['image_count'] for c in sel], [max(c['ratio'], floor) for c in sel],
-                       c=col,
-                       s=18,
-                       alpha=0.7,
-                       edgecolors='none',
-                       label=f'{GROUP_LABELS[g]} (mean {np.mean([c["ratio"] for c in sel]):.3g})')
+    _scatter_by_group(axes[0][0], cats, 'ratio', '.3g', floor=RATIO_FLOOR)
     if split:
-        _source_panel(axes[0][1], {'': split},
-                      'Where the negative gradient comes from (the rest: other classes\' objects)')
-    _finish_ratio_axes(fig, ax, title, out_file)
+        _scatter_by_group(axes[0][1], split, 'background_share', '.3f')
+        _finish_source_axes(
+            axes[0][1],
+            'Where the negative gradient comes from (the rest: other classes\' objects)')
+    _finish_ratio_axes(fig, axes[0][0], title, out_file)
     return len(axes[0])
 
 
-def _source_panel(ax, classes: Dict[str, List[dict]], title: str) -> None:
-    """Each class's share of its negative gradient from background RoIs against its training
-    images; one set of classes: coloured by group with the group means; several (methods): a
-    marker and a moving mean each."""
-    markers = ['o', '^', 's', 'D', 'v', 'P']
-    for i, (name, cats) in enumerate(classes.items()):
-        if not name:
-            for g, col in GROUP_COLOURS.items():
-                sel = [c for c in cats if c.get('frequency') == g]
-                if sel:
-                    mean = np.mean([c['background_share'] for c in sel])
-                    ax.scatter([c['image_count'] for c in sel],
-                               [c['background_share'] for c in sel],
-                               c=col,
-                               s=18,
-                               alpha=0.7,
-                               edgecolors='none',
-                               label=f'{GROUP_LABELS[g]} (mean {mean:.3f})')
-            continue
-        xs = np.array([c['image_count'] for c in cats], dtype=float)
-        ys = np.array([c['background_share'] for c in cats])
-        pts = ax.scatter(xs, ys, marker=markers[i % len(markers)], s=14, alpha=0.4)
-        order = np.argsort(xs)
-        tx, trend = moving_mean(xs[order], ys[order])
-        ax.plot(tx, trend, color=pts.get_facecolor()[0][:3], lw=1.5, label=name)
+def _finish_source_axes(ax, title: str) -> None:
+    """Axes of the share of the negative gradient from background RoIs against training
+    images."""
     ax.set_xscale('log')
     ax.set_ylim(-0.02, 1.02)
     ax.axvline(10.5, color='grey', lw=0.5, ls='--')
@@ -216,20 +225,21 @@ def plot_grad_source_compare(reports: Dict[str, dict],
     against training images, as points and a moving mean (GradientRatioMonitorHook reports that
     split by source; the others are left out). Returns the methods drawn."""
     plt = _plt()
-    classes = {
-        name: [
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    drawn = []
+    for name, rep in reports.items():
+        cats = [
             c for c in rep['categories']
             if c.get('image_count', 0) > 0 and c.get('background_share') is not None
         ]
-        for name, rep in reports.items()
-    }
-    classes = {k: v for k, v in classes.items() if v}
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    _source_panel(ax, classes, title + ' (the rest: other classes\' objects)')
+        if cats:
+            _scatter_with_trend(ax, len(drawn), name, cats, 'background_share')
+            drawn.append(name)
+    _finish_source_axes(ax, title + ' (the rest: other classes\' objects)')
     fig.tight_layout()
     fig.savefig(out_file, dpi=130)
     plt.close(fig)
-    return list(classes)
+    return drawn
 
 
 def plot_grad_ratio_compare(reports: Dict[str, dict],
@@ -238,19 +248,11 @@ def plot_grad_ratio_compare(reports: Dict[str, dict],
     """One panel: each method's per-class gradient ratio (log y) against training images (log x),
     as points and a moving mean (GradientRatioMonitorHook reports)."""
     plt = _plt()
-    markers = ['o', '^', 's', 'D', 'v', 'P']
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    floor = 1e-4
     for i, (name, rep) in enumerate(reports.items()):
         cats = [c for c in rep['categories'] if c.get('image_count', 0) > 0]
-        if not cats:
-            continue
-        xs = np.array([c['image_count'] for c in cats], dtype=float)
-        ys = np.array([max(c['ratio'], floor) for c in cats])
-        pts = ax.scatter(xs, ys, marker=markers[i % len(markers)], s=14, alpha=0.45)
-        order = np.argsort(xs)
-        tx, log_trend = moving_mean(xs[order], np.log(ys[order]))
-        ax.plot(tx, np.exp(log_trend), color=pts.get_facecolor()[0][:3], lw=1.5, label=name)
+        if cats:
+            _scatter_with_trend(ax, i, name, cats, 'ratio', floor=RATIO_FLOOR)
     _finish_ratio_axes(fig, ax, title, out_file)
 
 
