@@ -126,6 +126,44 @@ def test_stale_or_changed_checkpoint_is_refused(tiny_pretrained, tmp_path):
         f.write(' ')
     with pytest.raises(mod.StalePretrained, match='pre-training set .* changed'):
         mod.pretrain(d, opts)
+    # one pixel of one train image changed (the file rewritten: its bytes differ anyway)
+    d = copy('pixel')
+    import numpy as np
+    train = osp.join(d, 'set', 'train.npz')
+    with np.load(train) as z:
+        arrays = {k: z[k].copy() for k in z.files}
+    arrays['images'].flat[0] ^= 1
+    np.savez_compressed(train, **arrays)
+    with pytest.raises(mod.StalePretrained, match='pre-training set .* changed'):
+        mod.pretrain(d, opts)
+    # the same content in other bytes (the arrays stored uncompressed, as another zlib or numpy
+    # would write other compressed bytes): accepted
+    d = copy('bytes')
+    before = mod.sha256_file(train.replace('pixel', 'bytes'))
+    for split in ('train', 'val'):
+        path = osp.join(d, 'set', f'{split}.npz')
+        with np.load(path) as z:
+            arrays = {k: z[k].copy() for k in z.files}
+        np.savez(path, **arrays)
+    assert mod.sha256_file(osp.join(d, 'set', 'train.npz')) != before
+    assert mod.pretrain(d, opts)['checkpoint_sha256']
+    # a record of before the content fingerprint (of the files' bytes), these files: accepted,
+    # and the record upgraded
+    d = copy('legacy')
+    record = json.load(open(osp.join(d, 'pretrain.json')))
+    record['set_fingerprint'] = mod.legacy_set_fingerprint(osp.join(d, 'set'))
+    json.dump(record, open(osp.join(d, 'pretrain.json'), 'w'))
+    assert mod.pretrain(d, opts)['set_fingerprint'] == mod.set_fingerprint(osp.join(d, 'set'))
+    assert json.load(open(osp.join(d, 'pretrain.json'))) == json.load(
+        open(osp.join(tiny_pretrained, 'pretrain.json')))
+    # the set deleted after the pre-training: made again from the record's options, compared by
+    # content, and nothing trained again
+    d = copy('deleted')
+    work = sorted(os.listdir(osp.join(d, 'work')))
+    shutil.rmtree(osp.join(d, 'set'))
+    record = mod.pretrain(d, opts, progress=False)
+    assert record['checkpoint_sha256'] == mod.sha256_file(osp.join(d, 'backbone.pth'))
+    assert sorted(os.listdir(osp.join(d, 'work'))) == work
     # another set in the folder
     with pytest.raises(mod.StalePretrained, match='holds another pre-training set'):
         mod.pretrain(copy('otherset'), dict(opts, images_per_class=3))

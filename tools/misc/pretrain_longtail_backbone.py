@@ -15,10 +15,11 @@
 
 A checkpoint that is there is used only when it is what this script would make now: a record of
 another definition (other arguments, an edited config or generator), a set or checkpoint changed
-since (their sha256), or a checkpoint without a record is refused with what differs, never
-silently used; ``--retrain`` makes it again in place. tools/misc/run_longtail_demo.py
---regime pretrained calls this first (``ensure_pretrained``) and checks that the checkpoint fits the
-detector's backbone key by key (``check_backbone``).
+since (the checkpoint's sha256, the set's content), or a checkpoint without a record is refused
+with what differs, never silently used; ``--retrain`` makes it again in place. A set folder deleted
+after the pre-training is made again from the record's options and must match its content.
+tools/misc/run_longtail_demo.py --regime pretrained calls this first (``ensure_pretrained``) and
+checks that the checkpoint fits the detector's backbone key by key (``check_backbone``).
 """
 import argparse
 import hashlib
@@ -53,9 +54,19 @@ def sha256_file(path: str) -> str:
 
 
 def set_fingerprint(set_dir: str) -> str:
+    """sha256 of the set's content: each array of train.npz and val.npz (its name, dtype, shape
+    and bytes) and class_freq.json. Not of the .npz files' bytes, which are the arrays as one
+    zlib compressed them: the same set made again from the record's options by another zlib or
+    numpy (another machine, the folder deleted to save its 49 MB) is the same content."""
+    import numpy as np
     h = hashlib.sha256()
-    for name in ('train.npz', 'val.npz', 'class_freq.json'):
-        h.update(sha256_file(osp.join(set_dir, name)).encode())
+    for name in ('train.npz', 'val.npz'):
+        with np.load(osp.join(set_dir, name)) as arrays:
+            for key in sorted(arrays.files):
+                a = np.ascontiguousarray(arrays[key])
+                h.update(f'{name}:{key}:{a.dtype.str}:{a.shape}'.encode())
+                h.update(memoryview(a).cast('B'))
+    h.update(sha256_file(osp.join(set_dir, 'class_freq.json')).encode())
     return h.hexdigest()
 
 
@@ -135,6 +146,15 @@ def ensure_set(out_dir: str, opts: Dict[str, int], retrain: bool, progress: bool
     return set_dir
 
 
+def recorded_definition(out_dir: str) -> Optional[dict]:
+    """The definition in OUT_DIR/pretrain.json, None without a readable record."""
+    try:
+        with open(osp.join(out_dir, 'pretrain.json')) as f:
+            return json.load(f).get('definition')
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def check_record(out_dir: str, want: dict) -> Optional[dict]:
     """The record of the checkpoint in ``out_dir`` when it is exactly ``want`` and unchanged;
     None when there is none; StalePretrained otherwise."""
@@ -157,10 +177,26 @@ def check_record(out_dir: str, want: dict) -> Optional[dict]:
         raise StalePretrained(f'error: {ckpt} is missing or changed since it was made (its sha256 '
                               f'differs from {record_file}); pass --retrain to make it again')
     set_dir = osp.join(out_dir, 'set')
-    if set_fingerprint(set_dir) != record.get('set_fingerprint'):
-        raise StalePretrained(f'error: the pre-training set {set_dir} changed since {ckpt} was '
-                              'made on it; pass --retrain to make both again')
+    content = set_fingerprint(set_dir)
+    if content != record.get('set_fingerprint'):
+        if record.get('set_fingerprint') != legacy_set_fingerprint(set_dir):
+            raise StalePretrained(f'error: the pre-training set {set_dir} changed since {ckpt} was '
+                                  'made on it; pass --retrain to make both again')
+        # a record made before the set was fingerprinted by content, of these very files: the
+        # record now holds their content's fingerprint
+        record['set_fingerprint'] = content
+        with open(record_file, 'w') as f:
+            json.dump(record, f, indent=1)
+        print(f'[pretrain] {record_file}: the set\'s fingerprint is now of its content', flush=True)
     return record
+
+
+def legacy_set_fingerprint(set_dir: str) -> str:
+    """The set's fingerprint in records made before 2026-11-30: of its files' bytes."""
+    h = hashlib.sha256()
+    for name in ('train.npz', 'val.npz', 'class_freq.json'):
+        h.update(sha256_file(osp.join(set_dir, name)).encode())
+    return h.hexdigest()
 
 
 def pretrain(out_dir: str,
@@ -187,6 +223,10 @@ def pretrain(out_dir: str,
         set_dir = osp.join(out_dir, 'set')
         if osp.isfile(osp.join(set_dir, 'info.json')):
             ensure_set(out_dir, opts, retrain=False)  # refuses another set
+        elif recorded_definition(out_dir) == want:
+            # the set deleted after the pre-training: made again from the same options, then
+            # compared with the record by content (check_record)
+            ensure_set(out_dir, opts, retrain=False, progress=progress)
         record = check_record(out_dir, want)
         if record is not None:
             return record
