@@ -127,24 +127,26 @@ def test_stale_or_changed_checkpoint_is_refused(tiny_pretrained, tmp_path):
     with pytest.raises(mod.StalePretrained, match='pre-training set .* changed'):
         mod.pretrain(d, opts)
     # one pixel of one train image changed (the file rewritten: its bytes differ anyway)
-    d = copy('pixel')
     import numpy as np
+
+    def arrays(path):
+        with np.load(path) as z:
+            return {k: z[k].copy() for k in z.files}
+
+    d = copy('pixel')
     train = osp.join(d, 'set', 'train.npz')
-    with np.load(train) as z:
-        arrays = {k: z[k].copy() for k in z.files}
-    arrays['images'].flat[0] ^= 1
-    np.savez_compressed(train, **arrays)
+    changed = arrays(train)
+    changed['images'].flat[0] ^= 1
+    np.savez_compressed(train, **changed)
     with pytest.raises(mod.StalePretrained, match='pre-training set .* changed'):
         mod.pretrain(d, opts)
     # the same content in other bytes (the arrays stored uncompressed, as another zlib or numpy
     # would write other compressed bytes): accepted
     d = copy('bytes')
-    before = mod.sha256_file(train.replace('pixel', 'bytes'))
+    before = mod.sha256_file(osp.join(d, 'set', 'train.npz'))
     for split in ('train', 'val'):
         path = osp.join(d, 'set', f'{split}.npz')
-        with np.load(path) as z:
-            arrays = {k: z[k].copy() for k in z.files}
-        np.savez(path, **arrays)
+        np.savez(path, **arrays(path))
     assert mod.sha256_file(osp.join(d, 'set', 'train.npz')) != before
     assert mod.pretrain(d, opts)['checkpoint_sha256']
     # a record of before the content fingerprint (of the files' bytes), these files: accepted,

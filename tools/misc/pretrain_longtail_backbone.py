@@ -221,11 +221,10 @@ def pretrain(out_dir: str,
     want = definition(out_dir, opts)
     if not retrain:
         set_dir = osp.join(out_dir, 'set')
-        if osp.isfile(osp.join(set_dir, 'info.json')):
-            ensure_set(out_dir, opts, retrain=False)  # refuses another set
-        elif recorded_definition(out_dir) == want:
-            # the set deleted after the pre-training: made again from the same options, then
-            # compared with the record by content (check_record)
+        # a set there: refused when it is another; none there but a record of this definition
+        # (the set deleted after the pre-training): made again from the same options, then
+        # compared with the record by content (check_record)
+        if osp.isfile(osp.join(set_dir, 'info.json')) or recorded_definition(out_dir) == want:
             ensure_set(out_dir, opts, retrain=False, progress=progress)
         record = check_record(out_dir, want)
         if record is not None:
