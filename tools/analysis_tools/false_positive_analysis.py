@@ -2,18 +2,23 @@
 classes' objects (look-alikes) or on background.
 
     python tools/analysis_tools/false_positive_analysis.py GT RESULTS [RESULTS ...]
-                                                           [--score-thr 0.3]
+                                                           [--score-thr 0.3] [--per-image K]
 
 GT should be an exhaustively labelled file (the benchmark's val_strict.json); the training
 frequency groups come from its categories. A detection is a true positive when it overlaps
 (IoU >= 0.5) an unmatched ground-truth object of its class, a duplicate when the object it
 overlaps most is one of its class already matched, a look-alike false positive when that object
 is of another class, else a background false positive.
+
+``--per-image K`` keeps each image's K highest-scoring detections first, as LVIS's per-image budget
+does (300 an image; the benchmark's scaled budget: 16 an image over 64 classes): which groups take
+the kept slots, and which objects lose their true positive to the budget.
 """
 import argparse
 import os.path as osp
 import sys
 from collections import defaultdict
+from typing import Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -31,8 +36,18 @@ def iou(box, boxes):
     return inter / (box[2] * box[3] + boxes[:, 2] * boxes[:, 3] - inter)
 
 
-def analyse(gt: dict, dets: list, score_thr: float) -> dict:
+def top_per_image(dets: list, k: int) -> list:
+    """Each image's ``k`` highest-scoring detections (ties: the earlier in the list first)."""
+    by_img = defaultdict(list)
+    for d in dets:
+        by_img[d['image_id']].append(d)
+    return [d for ds in by_img.values() for d in sorted(ds, key=lambda d: -d['score'])[:k]]
+
+
+def analyse(gt: dict, dets: list, score_thr: float, per_image: Optional[int] = None) -> dict:
     group = {c['id']: c['frequency'] for c in gt['categories']}
+    if per_image is not None:
+        dets = top_per_image(dets, per_image)
     by_img = defaultdict(list)
     for a in gt['annotations']:
         by_img[a['image_id']].append(a)
@@ -71,15 +86,23 @@ def main(argv=None) -> int:
     parser.add_argument('gt')
     parser.add_argument('results', nargs='+', help='bbox results JSON files (one per model)')
     parser.add_argument('--score-thr', type=float, default=0.3)
+    parser.add_argument(
+        '--per-image',
+        type=int,
+        metavar='K',
+        help='keep the K highest-scoring detections of each image first (a per-image budget)')
     args = parser.parse_args(argv)
+    if args.per_image is not None and args.per_image < 1:
+        parser.error(f'--per-image must be at least 1, got {args.per_image}')
     gt = load_json(args.gt, what='ground-truth file')
-    print(f'score >= {args.score_thr}; per frequency group: detections, true positives, '
+    budget = '' if args.per_image is None else f'each image\'s top {args.per_image}, '
+    print(f'{budget}score >= {args.score_thr}; per frequency group: detections, true positives, '
           'false positives on other objects / on background (ground-truth objects)')
     print('| results | group | dets | TP | duplicate | FP look-alike | FP background | '
           'GT objects |')
     print('| --- | --- | --- | --- | --- | --- | --- | --- |')
     for path in args.results:
-        res = analyse(gt, load_json(path, what='results file'), args.score_thr)
+        res = analyse(gt, load_json(path, what='results file'), args.score_thr, args.per_image)
         for g in 'rcf':
             r = res[g]
             print(f'| {path} | {g} | {r["dets"]} | {r["tp"]} | {r["duplicate"]} | '
