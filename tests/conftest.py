@@ -21,37 +21,16 @@ mmengine's package lookup (``is_installed`` reloads ``pkg_resources``, whose ``w
 ``None`` until the reload ends) is not safe for that, so the suite makes its two lookups one at a
 time (:func:`_serialise_package_lookups`). The project's own threads (the demo runner's parallel
 runs) read their configs one at a time already (``mmdet_eql.utils.config_from_env``).
-
-Threads: the suite is two streams at once (the tests in this process, the background runs beside
-them), so each gets half the cores: torch in this process and every process a test starts (they
-inherit OMP_NUM_THREADS and MKL_NUM_THREADS) use ``cpu_count // 2`` threads, unless the variables
-are set already. On the project's 2-core CPU that is one thread: with two, each small torch op of a
-process whose second core is busy waits for that core at the thread pool's barrier (measured here,
-2026-11-30: 300 ``min(dim=0)`` of a 1 x 4 tensor took 1.5-2.4 s at two threads beside two busy
-cores, 0.002 s at one; mmdet pastes masks one at a time with such ops on the CPU).
 """
 import contextlib
 import copy
 import importlib.util
 import io
-import os
 import os.path as osp
 import subprocess
 import sys
 
 import pytest
-
-THREADS = max(1, (os.cpu_count() or 2) // 2)
-for _var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
-    os.environ.setdefault(_var, str(THREADS))
-
-
-def _limit_torch_threads() -> None:
-    import torch  # torch reads OMP_NUM_THREADS once; it may have been imported before this file
-    torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
-
-
-_limit_torch_threads()
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 _MODULES = {}
