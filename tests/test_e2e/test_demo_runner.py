@@ -2,7 +2,7 @@
 cannot report the wrong run. EQL runs with repeat-factor sampling (the eql-rfs leaf: EQLLoss and
 mmdet's ClassBalancedDataset in one training), first from scratch, then retrained in place in the
 pre-trained regime (the session's tiny pre-trained checkpoint loaded through the leaf's init_cfg,
-512 RoIs an image, 300 detections)."""
+128 RoIs an image, 300 detections)."""
 import json
 import os.path as osp
 import subprocess
