@@ -4,7 +4,8 @@ duplicate, look-alike or background false positive) on a hand-made val, and the 
 import json
 import os.path as osp
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from conftest import ROOT, _tool_module
+
 TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'false_positive_analysis.py')
 
 GT = dict(
@@ -35,11 +36,7 @@ def counts(res, group):
 
 
 def test_kinds_and_the_per_image_budget():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('fpa', TOOL)
-    fpa = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fpa)
-
+    fpa = _tool_module(TOOL)
     res = fpa.analyse(GT, DETS, score_thr=0.0)
     assert counts(res, 'f') == dict(dets=3, tp=1, duplicate=1, fp_background=1, gt=1)
     assert counts(res, 'c') == dict(dets=1, fp_lookalike=1)

@@ -24,6 +24,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import numpy as np  # noqa: E402
 
+from mmdet_eql.evaluation.lvis_eval import select_detections  # noqa: E402
 from mmdet_eql.utils import load_json, tool_main  # noqa: E402
 
 
@@ -36,18 +37,14 @@ def iou(box, boxes):
     return inter / (box[2] * box[3] + boxes[:, 2] * boxes[:, 3] - inter)
 
 
-def top_per_image(dets: list, k: int) -> list:
-    """Each image's ``k`` highest-scoring detections (ties: the earlier in the list first)."""
-    by_img = defaultdict(list)
-    for d in dets:
-        by_img[d['image_id']].append(d)
-    return [d for ds in by_img.values() for d in sorted(ds, key=lambda d: -d['score'])[:k]]
-
-
 def analyse(gt: dict, dets: list, score_thr: float, per_image: Optional[int] = None) -> dict:
     group = {c['id']: c['frequency'] for c in gt['categories']}
-    if per_image is not None:
-        dets = top_per_image(dets, per_image)
+    if per_image is not None:  # the evaluator's own choice, so the AP under that budget counts
+        # the same detections (ties: the earlier in the list)
+        keep = select_detections(
+            np.array([d['image_id'] for d in dets]), np.array([d['category_id'] for d in dets]),
+            np.array([d['score'] for d in dets]), 'standard', per_image)
+        dets = [dets[i] for i in keep]
     by_img = defaultdict(list)
     for a in gt['annotations']:
         by_img[a['image_id']].append(a)
