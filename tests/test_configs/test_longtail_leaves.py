@@ -129,3 +129,32 @@ def test_without_e_r_leaf_is_eql_with_background_protected(tiny_data, monkeypatc
     eql = Config.fromfile(leaf('eql_random')).model.roi_head.bbox_head.loss_cls
     assert noer.protect_background is True and 'protect_background' not in eql
     assert noer.lambda_ == eql.lambda_
+
+
+def test_pretrained_leaves_hold_the_regime_and_their_method(tiny_data, monkeypatch):
+    """Every leaf of the pre-trained regime (configs/longtail-demo-pretrained/) is its method's
+    from-scratch leaf with the regime's conditions, as docs/benchmark.md decided them: the
+    checkpoint through init_cfg, stem and stage 1 frozen, BatchNorm fixed, 128 RoIs an image at
+    1:3, 256 RPN anchors, 1000 proposals, 300 detections an image at test, lr 0.01."""
+    import glob
+    for k, v in runner_env(tiny_data).items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv('LONGTAIL_PRETRAINED', '/elsewhere/backbone.pth')
+    leaves = sorted(glob.glob(osp.join(ROOT, 'configs', 'longtail-demo-pretrained', '*.py')))
+    assert len(leaves) >= 10
+    for path in leaves:
+        cfg = Config.fromfile(path)
+        # the method: the from-scratch leaf of the same name, its first base (so the loss, data
+        # and schedule are that leaf's, except what the regime's dicts below replace)
+        scratch = osp.basename(path).replace('-pt_', '_')
+        with open(path) as f:
+            assert f"'../longtail-demo/{scratch}'" in f.read().split(']')[0], path
+        m = cfg.model
+        assert m.backbone.init_cfg == dict(
+            type='Pretrained', checkpoint='/elsewhere/backbone.pth', prefix='backbone.'), path
+        assert (m.backbone.frozen_stages, m.backbone.norm_eval) == (1, True), path
+        assert m.train_cfg.rpn.sampler.num == 256
+        assert m.train_cfg.rpn_proposal.max_per_img == 1000
+        assert (m.train_cfg.rcnn.sampler.num, m.train_cfg.rcnn.sampler.pos_fraction) == (128, 0.25)
+        assert (m.test_cfg.rpn.max_per_img, m.test_cfg.rcnn.max_per_img) == (1000, 300), path
+        assert cfg.optim_wrapper.optimizer.lr == 0.01

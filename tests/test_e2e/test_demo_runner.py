@@ -2,7 +2,8 @@
 cannot report the wrong run. EQL runs with repeat-factor sampling (the eql-rfs leaf: EQLLoss and
 mmdet's ClassBalancedDataset in one training), first from scratch, then retrained in place in the
 pre-trained regime (the session's tiny pre-trained checkpoint loaded through the leaf's init_cfg,
-128 RoIs an image, 300 detections)."""
+128 RoIs an image; 20 detections an image at test instead of the leaf's 300). A finished run is
+reported from its eval.json once its detections are gone."""
 import json
 import os.path as osp
 import subprocess
@@ -45,9 +46,10 @@ def demo(tmp_path,
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
     wd = tmp_path / 'wd'
-    # the two methods at once (--jobs 2: one thread each, a log file per run); the sequential
-    # path (the runner's default) is the --retrain run below
-    res = demo(tmp_path, '--jobs', '2')
+    # the two methods at once (--jobs 2: one thread each, a log file per run; the runner's main
+    # in this process, its trainings and tests in their own); the sequential path (the runner's
+    # default) is the --retrain run below, the runner as a script
+    res = demo(tmp_path, '--jobs', '2', in_process=True)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert 'training softmax (seed 0)' in res.stdout and 'training eql-rfs (seed 0)' in res.stdout
     assert 'Saving checkpoint at 2 iterations' in (wd / 'eql-rfs_seed0' / 'run.log').read_text()
@@ -93,6 +95,24 @@ def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
     assert '| EQL, rare+common + RFS | 0 |' in res.stdout and 'EQLv2' not in res.stdout.split(
         'LVIS-like')[1]
     assert 'training' not in res.stdout
+    # a finished run carries over as its run.json and eval.json (the evaluation, keyed by the
+    # detections): without its detections it is reported from eval.json, the same numbers ...
+    before = json.loads((wd / 'results.json').read_text())['results']
+    for f in (wd / 'softmax_seed0').glob('dets.*.json'):
+        f.unlink()
+    res = demo(tmp_path, '--report-only', in_process=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert 'no rare_objects.jpg: the detections of softmax seed 0 are not' in res.stdout
+    after = json.loads((wd / 'results.json').read_text())['results']
+    assert after['softmax'] == before['softmax'] and after['eql-rfs'] == before['eql-rfs']
+    assert '| softmax CE (mmdet) | 0 |' in res.stdout.split('Where the rare classes')[1]
+    # ... unless it was evaluated by another version of the evaluation
+    evaluation = wd / 'softmax_seed0' / 'eval.json'
+    saved = evaluation.read_text()
+    evaluation.write_text(saved.replace('"version": 1,', '"version": 0,'))
+    res = demo(tmp_path, '--report-only', in_process=True)
+    assert res.returncode != 0 and "evaluation's version (0 -> 1)" in res.stderr, res.stderr
+    evaluation.write_text(saved)
 
     # the same work dir with another definition is refused, never reported as this one ...
     res = demo(
@@ -118,8 +138,11 @@ def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
     assert res.returncode != 0, res.stderr
     assert 'data_seed (0 -> 1), the annotation files' in res.stderr, res.stderr
     # --retrain trains the new definition in place, one run after the other (the default,
-    # output on the console); here the pre-trained regime's leaf of the method
+    # output on the console); here the pre-trained regime's leaf of the method, tested with 20
+    # detections an image instead of its 300 (an untrained head fills all 300 with masks to
+    # paste; the leaves' 300 is tests/test_configs/test_longtail_leaves.py's)
     from conftest import TINY_PRETRAIN
+    fewer = ['model.test_cfg.rcnn.max_per_img=20']
     res = demo(
         tmp_path,
         '--retrain',
@@ -130,7 +153,8 @@ def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
         '--pretrain-options',
         *[f'{k}={v}' for k, v in TINY_PRETRAIN.items()],
         iters='3',
-        methods=('eql-rfs', ))
+        methods=('eql-rfs', ),
+        options=fewer)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert 'training eql-rfs (seed 0)' in res.stdout and 'pre-trained backbone' in res.stdout
     assert 'Saving checkpoint at 3 iterations' in res.stdout + res.stderr
@@ -166,6 +190,7 @@ def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
         iters='3',
         methods=('eql-rfs', ),
         data='data_moved',
+        options=fewer,
         in_process=True)
     assert res.returncode == 0 and '| EQL, rare+common + RFS | 0 |' in res.stdout, res.stderr[
         -2000:]
@@ -178,6 +203,7 @@ def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
         iters='3',
         methods=('eql-rfs', ),
         data='data_moved',
+        options=fewer,
         in_process=True)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert 'eql-rfs seed 0: done earlier' in res.stdout

@@ -357,7 +357,7 @@ def check_record(wd: str, definition: dict, retrain: bool) -> bool:
     work dir that holds a run of another definition, or one without a record, unless
     ``retrain``."""
     record = osp.join(wd, 'run.json')
-    finished = osp.isfile(osp.join(wd, 'dets.bbox.json'))
+    finished = (osp.isfile(osp.join(wd, 'dets.bbox.json')) or osp.isfile(osp.join(wd, 'eval.json')))
     if osp.isfile(record):
         old = load_json(record, progress=False)
         if old.get('definition') == definition:
@@ -437,6 +437,63 @@ def finished_run(method: str, seed: int, args, data_root: str, info: dict) -> Op
     return osp.join(wd, 'dets') if check_record(wd, definition, retrain=False) else None
 
 
+#: bumped whenever :func:`evaluate` changes what it measures: an eval.json of another version is
+#: evaluated again (from the detections) or refused (without them)
+EVAL_VERSION = 1
+
+
+def detections_digest(prefix: str) -> Optional[str]:
+    """sha256 of a run's detection files (box, and masks where there are), None without them."""
+    if not osp.isfile(f'{prefix}.bbox.json'):
+        return None
+    h = hashlib.sha256()
+    for iou in ('bbox', 'segm'):
+        if osp.isfile(f'{prefix}.{iou}.json'):
+            with open(f'{prefix}.{iou}.json', 'rb') as f:
+                for chunk in iter(lambda: f.read(16 << 20), b''):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+def _category_ids(results: dict) -> dict:
+    """``results`` read back from JSON with the category ids of its per-category APs as ints
+    again (JSON keys are strings), as :func:`evaluate` returns them."""
+    out = {}
+    for k, v in results.items():
+        if isinstance(v, dict):
+            v = {int(c): ap for c, ap in v.items()} if k == 'per_category' else _category_ids(v)
+        out[k] = v
+    return out
+
+
+def run_evaluation(prefix: str, data_root: str) -> dict:
+    """:func:`evaluate` of a finished run, kept beside its detections in eval.json with the
+    detections' sha256, the annotation files' fingerprint and EVAL_VERSION: a later report reads
+    it back instead of evaluating again while all three match. A run whose detections are gone
+    (deleted to save space, or carried to another machine as its run.json, eval.json and the
+    monitor's grad_ratio.json) is reported from its eval.json; one that no longer matches its
+    data or this version of the evaluation is refused."""
+    path = osp.join(osp.dirname(prefix), 'eval.json')
+    dets, data = detections_digest(prefix), data_fingerprint(data_root)
+    if osp.isfile(path):
+        cached = load_json(path, progress=False)
+        key = (cached.get('version'), cached.get('data'))
+        if key == (EVAL_VERSION, data) and dets in (None, cached.get('detections')):
+            return _category_ids(cached['results'])
+        if dets is None:
+            why = ('the annotation files' if cached.get('data') != data else
+                   f'the evaluation\'s version ({cached.get("version")} -> {EVAL_VERSION})')
+            raise SystemExit(f'error: {path} was evaluated with other {why} and the run\'s '
+                             'detections are not beside it to evaluate again: pass --retrain, '
+                             'or restore its dets.bbox.json (and dets.segm.json)')
+    elif dets is None:
+        raise SystemExit(f'error: {prefix}.bbox.json: the run is recorded as finished but has '
+                         'neither its detections nor an eval.json: pass --retrain')
+    results = evaluate(prefix, data_root)
+    write_json(dict(version=EVAL_VERSION, data=data, detections=dets, results=results), path)
+    return results
+
+
 def evaluate(prefix: str, data_root: str) -> dict:
     out = {}
     for val in ('lvis', 'strict'):
@@ -445,6 +502,9 @@ def evaluate(prefix: str, data_root: str) -> dict:
             if osp.isfile(f'{prefix}.{iou}.json'):  # one-stage detectors have no masks
                 out[f'{iou}/{val}'] = lvis_eval(gt, f'{prefix}.{iou}.json', iou, per_category=True)
     out['protocols'] = evaluate_protocols(prefix, data_root)
+    strict = load_json(osp.join(data_root, 'annotations', 'val_strict.json'), progress=False)
+    out['rare_detections'] = rare_detections(
+        load_json(f'{prefix}.bbox.json', progress=False), strict)
     return out
 
 
@@ -620,7 +680,14 @@ def result_plots(all_results: dict,
         groups,
         osp.join(args.work_dir, 'per_category_ap.png'),
         title='Per-category bbox AP (LVIS-like val) against training images')
-    if prefixes:
+    missing = [
+        f'{m} seed {seeds[0]}' for m, seeds in seeds_of.items()
+        if prefixes and not osp.isfile(f'{prefixes[m, seeds[0]]}.bbox.json')
+    ]
+    if missing:  # runs reported from their eval.json
+        print('[demo] no rare_objects.jpg: the detections of ' + ', '.join(missing) +
+              ' are not in the work dir (reported from eval.json)')
+    elif prefixes:
         gt = load_json(osp.join(data_root, 'annotations', 'val_lvis.json'), progress=False)
         dets = {
             m: load_json(f'{prefixes[m, seeds[0]]}.bbox.json', progress=False)
@@ -645,7 +712,7 @@ def report(all_results: dict, args, data_root: str, prefixes: Optional[dict] = N
     seeds_of = {m: sorted(all_results[m]) for m in methods}
     text = result_tables(all_results, seeds_of, args.preset)
     result_plots(all_results, seeds_of, args, data_root, prefixes)
-    rare = rare_detection_table(prefixes, seeds_of, data_root)[0] if prefixes else ''
+    rare = rare_detection_table(all_results, seeds_of)[0]
     return (text + protocol_table(all_results, seeds_of) +
             scaled_budget_table(all_results, seeds_of) + rare +
             grad_ratio_report(methods, seeds_of, args))
@@ -674,15 +741,11 @@ def rare_detections(dets: list, gt: dict) -> dict:
         objects_found=found)
 
 
-def rare_detection_table(prefixes: dict, seeds_of: dict, data_root: str) -> Tuple[str, dict]:
+def rare_detection_table(all_results: dict, seeds_of: dict) -> Tuple[str, dict]:
     """Markdown (and the numbers, {method: [per seed]}): :func:`rare_detections` of each run on
-    the strict val, mean over each method's seeds."""
-    gt = load_json(osp.join(data_root, 'annotations', 'val_strict.json'), progress=False)
+    the strict val (evaluate's ``rare_detections``), mean over each method's seeds."""
     numbers = {
-        m: [
-            rare_detections(load_json(f'{prefixes[m, s]}.bbox.json', progress=False), gt)
-            for s in seeds
-        ]
+        m: [all_results[m][s]['rare_detections'] for s in seeds]
         for m, seeds in seeds_of.items()
     }
     n_objects = next(iter(numbers.values()))[0]['objects']
@@ -782,7 +845,7 @@ def main(argv=None) -> int:
         all_results[m] = {}
         for s in args.seeds:
             if prefixes.get((m, s)) is not None:
-                all_results[m][s] = evaluate(prefixes[m, s], data_root)
+                all_results[m][s] = run_evaluation(prefixes[m, s], data_root)
     if not any(all_results.values()):
         raise SystemExit(f'error: no finished run in {args.work_dir} for these methods and seeds')
     text = report(all_results, args, data_root, prefixes)
