@@ -14,7 +14,9 @@
    overrides). A finished run is reused only when its definition is the same; a work dir that
    holds a run of another definition is refused (or trained again with --retrain);
 3. tests each with tools/test.py, then evaluates its detections on both val files: the LVIS-like
-   one (federated negatives) and the strict one (every absent class is a negative);
+   one (federated negatives) and the strict one (every absent class is a negative); the
+   evaluation is kept in the run's eval.json, and a run whose detections are gone is reported
+   from it (docs/runs/README.md);
 4. prints a comparison table (bbox and segm, boxes only for the one-stage focal and efl: AP, APr,
    APc, APf; mean and spread over seeds), a table of the box AP under the large-vocabulary
    protocols (AP-fixed, AP-pool, and both budgets scaled to LVIS's proportions), and writes
