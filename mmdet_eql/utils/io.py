@@ -1,5 +1,6 @@
 """File helpers shared by the tools: JSON with a progress bar and clear errors."""
 import functools
+import hashlib
 import json
 import os
 import os.path as osp
@@ -75,3 +76,14 @@ def write_json(obj, path: str, what: str = 'output file') -> None:
             f.write('\n')
     except OSError as e:
         raise ToolError(f'cannot write {what} {path!r}: {e.strerror}') from None
+
+
+def sha256_files(*paths: str) -> str:
+    """sha256 of the files' bytes one after the other (a single file: its own sha256), read in
+    blocks so that a large file is never held in memory whole."""
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                h.update(block)
+    return h.hexdigest()

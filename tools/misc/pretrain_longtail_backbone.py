@@ -35,6 +35,7 @@ from typing import Dict, Optional
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from mmdet_eql.utils import sha256_files  # noqa: E402
 from mmdet_eql.utils.run_config import definition_differences  # noqa: E402
 
 CONFIG = osp.join(ROOT, 'configs', 'longtail-pretrain', 'resnet18-half_shapes64_pretrain.py')
@@ -44,13 +45,8 @@ DEFAULT_DIR = osp.join('data', 'longtail_pretrain')
 DEFAULTS = dict(images_per_class=200, val_per_class=20, epochs=8, seed=0)
 SIZE = 64
 
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
+#: one file's sha256 (the checkpoint's, recorded as checkpoint_sha256)
+sha256_file = sha256_files
 
 
 def set_fingerprint(set_dir: str) -> str:

@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 
 from mmdet_eql.evaluation import lvis_eval  # noqa: E402
 from mmdet_eql.evaluation.lvis_reference import box_iou  # noqa: E402
-from mmdet_eql.utils import load_json, write_json  # noqa: E402
+from mmdet_eql.utils import load_json, sha256_files, write_json  # noqa: E402
 from mmdet_eql.utils.run_config import definition_differences  # noqa: E402
 from mmdet_eql.visualization import plots  # noqa: E402
 
@@ -275,11 +275,8 @@ def freq_images(data_root: str) -> int:
 def data_fingerprint(data_root: str) -> str:
     """sha256 of the three annotation files (the images follow from them and the seed); read
     once per invocation, not once per run (the dataset is fixed once ensure_dataset returned)."""
-    h = hashlib.sha256()
-    for name in ('train.json', 'val_lvis.json', 'val_strict.json'):
-        with open(osp.join(data_root, 'annotations', name), 'rb') as f:
-            h.update(f.read())
-    return h.hexdigest()
+    return sha256_files(*(osp.join(data_root, 'annotations', name)
+                          for name in ('train.json', 'val_lvis.json', 'val_strict.json')))
 
 
 def resolved_config(method: str, seed: int, args, env: Dict[str, str]):
@@ -359,7 +356,7 @@ def check_record(wd: str, definition: dict, retrain: bool) -> bool:
     work dir that holds a run of another definition, or one without a record, unless
     ``retrain``."""
     record = osp.join(wd, 'run.json')
-    finished = (osp.isfile(osp.join(wd, 'dets.bbox.json')) or osp.isfile(osp.join(wd, 'eval.json')))
+    finished = osp.isfile(osp.join(wd, 'dets.bbox.json')) or osp.isfile(osp.join(wd, 'eval.json'))
     if osp.isfile(record):
         old = load_json(record, progress=False)
         if old.get('definition') == definition:
@@ -448,13 +445,8 @@ def detections_digest(prefix: str) -> Optional[str]:
     """sha256 of a run's detection files (box, and masks where there are), None without them."""
     if not osp.isfile(f'{prefix}.bbox.json'):
         return None
-    h = hashlib.sha256()
-    for iou in ('bbox', 'segm'):
-        if osp.isfile(f'{prefix}.{iou}.json'):
-            with open(f'{prefix}.{iou}.json', 'rb') as f:
-                for chunk in iter(lambda: f.read(16 << 20), b''):
-                    h.update(chunk)
-    return h.hexdigest()
+    return sha256_files(*(f'{prefix}.{iou}.json' for iou in ('bbox', 'segm')
+                          if osp.isfile(f'{prefix}.{iou}.json')))
 
 
 def _category_ids(results: dict) -> dict:
