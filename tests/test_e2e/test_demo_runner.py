@@ -53,6 +53,8 @@ def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert 'training softmax (seed 0)' in res.stdout and 'training eql-rfs (seed 0)' in res.stdout
     assert 'Saving checkpoint at 2 iterations' in (wd / 'eql-rfs_seed0' / 'run.log').read_text()
+    # their progress, one bar read from their logs: 2 runs x 2 iterations
+    assert '[demo] 2 runs, 2 at a time: 100%' in res.stderr and '| 4/4 [' in res.stderr, res.stderr
     assert 'LVIS-like val (federated negatives):' in res.stdout
     assert '| EQL, rare+common + RFS |' in res.stdout
     assert '| rare | common | frequent |' in res.stdout  # the gradient-ratio monitor's table

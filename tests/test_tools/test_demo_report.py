@@ -100,3 +100,18 @@ def test_rare_detections_counts_what_it_says(tiny_data):
     got = runner.rare_detections(dets, gt)
     assert got == dict(
         detections=3, median_score=0.4, highest_score=0.9, objects=len(objects), objects_found=1)
+
+
+def test_logged_iterations_reads_the_last_training_line_after_the_offset(tmp_path):
+    """The parallel runs' progress bar reads each run's log: the last ``Iter(train) [n/N]`` after
+    the lines of an earlier attempt (``offset``), 0 without one."""
+    runner = _tool_module(RUNNER)
+    log = tmp_path / 'run.log'
+    assert runner.logged_iterations(str(log)) == 0  # not there yet
+    earlier = 'mmengine - INFO - Iter(train) [ 50/900]  lr: 1e-2\nIter(train) [100/900]  eta\n'
+    log.write_text(earlier)
+    assert runner.logged_iterations(str(log)) == 100
+    offset = log.stat().st_size
+    assert runner.logged_iterations(str(log), offset) == 0  # a new attempt, nothing logged yet
+    log.write_text(earlier + 'Iter(val) [ 5/10]\nIter(train) [  50/900]\nIter(test) [9/9]\n')
+    assert runner.logged_iterations(str(log), offset) == 50

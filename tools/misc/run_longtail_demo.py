@@ -30,8 +30,10 @@ import hashlib
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
+import threading
 import time
 from typing import Dict, Optional, Tuple
 
@@ -904,22 +906,87 @@ def train_in_parallel(args, data_root: str, info: dict) -> Tuple[dict, list]:
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     runs = [(m, s) for s in args.seeds for m in args.methods]
     # each run's definition is checked before any training starts
+    iters, done_before, offsets = {}, set(), {}
     for m, s in runs:
-        check_record(
-            run_dir(args, m, s),
-            resolved_run(m, s, args, data_root, info)[1], args.retrain)
+        cfg, definition = resolved_run(m, s, args, data_root, info)
+        iters[m, s] = int(cfg.get('train_cfg', {}).get('max_iters') or 0)
+        if check_record(run_dir(args, m, s), definition, args.retrain):
+            done_before.add((m, s))
+        log = osp.join(run_dir(args, m, s), 'run.log')
+        offsets[m, s] = osp.getsize(log) if osp.isfile(log) else 0  # earlier attempts' lines
     prefixes, failed = {}, []
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {
             run: pool.submit(train_and_test, *run, args, data_root, info, True, threads)
             for run in runs
         }
-        for (m, s), future in futures.items():
-            try:
-                prefixes[m, s] = future.result()
-            except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
-                failed.append(f'{m} seed {s}: {e}')
+        watcher = threading.Thread(
+            target=_show_progress,
+            args=(args, iters, done_before, offsets, futures, stop),
+            daemon=True)
+        watcher.start()
+        try:
+            for (m, s), future in futures.items():
+                try:
+                    prefixes[m, s] = future.result()
+                except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
+                    failed.append(f'{m} seed {s}: {e}')
+        finally:
+            stop.set()
+            watcher.join()
     return prefixes, failed
+
+
+#: mmengine's training log line, ``Iter(train) [ 350/900]``
+ITER_LINE = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
+
+
+def logged_iterations(log: str, offset: int = 0) -> int:
+    """The last training iteration that the log file ``log`` reports after byte ``offset``
+    (mmengine's ``Iter(train) [n/N]`` lines; read from its last 64 KiB); 0 when none."""
+    try:
+        with open(log, 'rb') as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(offset, size - 65536))
+            text = f.read().decode(errors='replace')
+    except OSError:
+        return 0
+    found = ITER_LINE.findall(text)
+    return int(found[-1][0]) if found else 0
+
+
+def _show_progress(args,
+                   iters: dict,
+                   done_before: set,
+                   offsets: dict,
+                   futures: dict,
+                   stop: threading.Event,
+                   every: float = 30.0) -> None:
+    """One progress bar over the training iterations of every run of a parallel call (their
+    output goes to their logs), read from the logs every ``every`` seconds."""
+    from tqdm import tqdm
+
+    def done() -> int:
+        n = 0
+        for run, total in iters.items():
+            if run in done_before or futures[run].done():
+                n += total
+            else:
+                log = osp.join(run_dir(args, *run), 'run.log')
+                n += min(total, logged_iterations(log, offsets[run]))
+        return n
+
+    initial = sum(iters[run] for run in done_before)
+    with tqdm(
+            total=sum(iters.values()),
+            initial=initial,
+            desc=f'[demo] {len(iters) - len(done_before)} runs, {args.jobs} at a time',
+            unit='it',
+            mininterval=0) as bar:
+        while not stop.wait(every):
+            bar.update(done() - bar.n)
+        bar.update(done() - bar.n)
 
 
 if __name__ == '__main__':
