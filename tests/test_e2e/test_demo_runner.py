@@ -71,7 +71,9 @@ def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
     for f in ('results.md', 'results.json', 'ap_by_group.png', 'per_category_ap.png',
               'grad_ratio.png', 'grad_sources.png', 'rare_objects.jpg'):
         assert (wd / f).stat().st_size > 0, f
-    results = json.loads((wd / 'results.json').read_text())['results']
+    data = json.loads((wd / 'results.json').read_text())
+    assert (data['preset'], data['regime']) == ('tiny', 'scratch')
+    results = data['results']
     for method in ('softmax', 'eql-rfs'):
         for key in ('bbox/lvis', 'segm/lvis', 'bbox/strict', 'segm/strict'):
             summary = results[method]['0'][key]

@@ -60,7 +60,12 @@ def test_table_counts_and_cells(tmp_path, run_tool):
     assert 'Not measured (no runs): eql vs softmax' in text
     res = run_tool(TOOL, str(path), '--markdown', str(tmp_path / 'd.md'))
     assert res.returncode == 0 and '4 agree, 0 disagree, 0 within noise, over 1' in res.stdout
-    assert (tmp_path / 'd.md').read_text().startswith('Direction table, steep')
+    assert (tmp_path / 'd.md').read_text().startswith('Direction table, steep (box AP')
+    # a results.json that names its regime (the runner's since 2026-11-30) is titled with it
+    path.write_text(
+        json.dumps(dict(fake_results(dict(sigmoid=base, eql=eql)), regime='pretrained')))
+    res = run_tool(TOOL, str(path))
+    assert res.stdout.startswith('Direction table, steep pre-trained (box AP'), res.stdout
     std = run_tool(TOOL, str(path), '--measure', 'standard')
     assert "the model's own budget" in std.stdout
 

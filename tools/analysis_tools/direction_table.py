@@ -191,7 +191,9 @@ def main(argv=None) -> int:
     what = ('box AP, per-image budget scaled to LVIS'
             if args.measure == 'scaled' else 'box AP, the model\'s own budget')
     kind = 'Direction table' if args.rows == 'published' else 'Ablation table'
-    head = (f'{kind}, {data.get("preset", "?")} ({what}); published: quoted mask AP. '
+    # the regime since 2026-11-30 (results.json files of before hold the preset only)
+    regime = {'scratch': ' from scratch', 'pretrained': ' pre-trained'}.get(data.get('regime'), '')
+    head = (f'{kind}, {data.get("preset", "?")}{regime} ({what}); published: quoted mask AP. '
             f'Cells: {counts["agree"]} agree, {counts["disagree"]} disagree, '
             f'{counts["within noise"]} within noise, over {counts["comparisons"]} comparisons.')
     print(head + '\n\n' + text)

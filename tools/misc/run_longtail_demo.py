@@ -849,6 +849,7 @@ def main(argv=None) -> int:
         json.dump(
             dict(
                 preset=args.preset,
+                regime=args.regime,
                 seeds=args.seeds,
                 methods=args.methods,
                 results={
