@@ -3,6 +3,9 @@ error bars are the seeds' sample standard deviation, a method of one seed gets n
 rare-object figure is drawn from each method's first seed's detections."""
 import json
 import os.path as osp
+import shlex
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -115,3 +118,25 @@ def test_logged_iterations_reads_the_last_training_line_after_the_offset(tmp_pat
     assert runner.logged_iterations(str(log), offset) == 0  # a new attempt, nothing logged yet
     log.write_text(earlier + 'Iter(val) [ 5/10]\nIter(train) [  50/900]\nIter(test) [9/9]\n')
     assert runner.logged_iterations(str(log), offset) == 50
+
+
+def test_make_demo_runs_a_regime_the_runner_has_and_says_which():
+    """The README's first command: `make demo`'s call of the runner parses (a preset and a regime
+    that exist, the regime's leaves for its methods), and the line it prints first is valid shell
+    that names the same regime."""
+    lines = subprocess.run(['make', '-n', 'demo'],
+                           cwd=ROOT,
+                           capture_output=True,
+                           text=True,
+                           check=True).stdout.splitlines()
+    call = next(line for line in lines if 'run_longtail_demo.py' in line)
+    runner = _tool_module(RUNNER)
+    args = runner.parse_args(shlex.split(call)[2:])
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))
+    from longtail.presets import PRESETS
+    assert args.preset in PRESETS and args.regime in runner.REGIMES
+    assert args.methods == ['sigmoid', 'eql'] and args.seeds == [0] and args.jobs == 2
+    echo = next(line for line in lines if line.startswith('echo '))
+    said = subprocess.run(['bash', '-c', echo], capture_output=True, text=True, check=True).stdout
+    words = {'scratch': 'from scratch', 'pretrained': 'pre-trained'}[args.regime]
+    assert said.startswith(f'[demo] regime {args.preset} {words}:'), said
