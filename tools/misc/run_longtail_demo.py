@@ -390,6 +390,18 @@ def _run(cmd, log: Optional[str], threads: Optional[int]) -> None:
             raise RuntimeError(f'{" ".join(cmd[1:3])} failed (exit {e.returncode}); see {log}')
 
 
+#: the parallel runs' progress bar while it is shown (_show_progress)
+_BAR = None
+
+
+def say(message: str) -> None:
+    """Prints a line of the runner's; above the progress bar while there is one."""
+    if _BAR is not None:
+        _BAR.write(message)
+    else:
+        print(message, flush=True)
+
+
 def train_and_test(method: str,
                    seed: int,
                    args,
@@ -401,7 +413,7 @@ def train_and_test(method: str,
     cfg, definition = resolved_run(method, seed, args, data_root, info)
     prefix = osp.join(wd, 'dets')
     if check_record(wd, definition, args.retrain):
-        print(f'[demo] {method} seed {seed}: done earlier ({wd})')
+        say(f'[demo] {method} seed {seed}: done earlier ({wd})')
         return prefix
     os.makedirs(wd, exist_ok=True)
     config = osp.join(wd, 'run_config.py')
@@ -412,19 +424,19 @@ def train_and_test(method: str,
     t0 = time.perf_counter()
     log_file = osp.join(wd, 'run.log') if log else None
     if not resumable:
-        print(f'[demo] training {method} (seed {seed}) -> {wd}', flush=True)
+        say(f'[demo] training {method} (seed {seed}) -> {wd}')
         _run([sys.executable,
               osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', wd], log_file, threads)
     with open(osp.join(wd, 'last_checkpoint')) as f:
         weights = f.read().strip()
-    print(f'[demo] testing {method} (seed {seed})', flush=True)
+    say(f'[demo] testing {method} (seed {seed})')
     _run([
         sys.executable,
         osp.join(ROOT, 'tools', 'test.py'), config, weights, '--work-dir', wd, '--cfg-options',
         f'test_evaluator.outfile_prefix={prefix}'
     ], log_file, threads)
     write_json(dict(definition=definition, status='finished'), osp.join(wd, 'run.json'))
-    print(f'[demo] {method} seed {seed}: {time.perf_counter() - t0:.0f} s', flush=True)
+    say(f'[demo] {method} seed {seed}: {time.perf_counter() - t0:.0f} s')
     return prefix
 
 
@@ -965,7 +977,9 @@ def _show_progress(args,
                    stop: threading.Event,
                    every: float = 30.0) -> None:
     """One progress bar over the training iterations of every run of a parallel call (their
-    output goes to their logs), read from the logs every ``every`` seconds."""
+    output goes to their logs), read from the logs every ``every`` seconds; the runner's lines
+    (:func:`say`) are printed above it."""
+    global _BAR
     from tqdm import tqdm
 
     def done() -> int:
@@ -985,9 +999,11 @@ def _show_progress(args,
             desc=f'[demo] {len(iters) - len(done_before)} runs, {args.jobs} at a time',
             unit='it',
             mininterval=0) as bar:
+        _BAR = bar
         while not stop.wait(every):
             bar.update(done() - bar.n)
         bar.update(done() - bar.n)
+        _BAR = None
 
 
 if __name__ == '__main__':
