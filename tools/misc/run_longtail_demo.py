@@ -390,16 +390,12 @@ def _run(cmd, log: Optional[str], threads: Optional[int]) -> None:
             raise RuntimeError(f'{" ".join(cmd[1:3])} failed (exit {e.returncode}); see {log}')
 
 
-#: the parallel runs' progress bar while it is shown (_show_progress)
-_BAR = None
-
-
 def say(message: str) -> None:
-    """Prints a line of the runner's; above the progress bar while there is one."""
-    if _BAR is not None:
-        _BAR.write(message)
-    else:
-        print(message, flush=True)
+    """Prints a line of the runner's, above the parallel runs' progress bar while there is one
+    (tqdm.write clears and redraws every open bar; without one it only prints)."""
+    from tqdm import tqdm
+    tqdm.write(message)
+    sys.stdout.flush()
 
 
 def train_and_test(method: str,
@@ -979,7 +975,6 @@ def _show_progress(args,
     """One progress bar over the training iterations of every run of a parallel call (their
     output goes to their logs), read from the logs every ``every`` seconds; the runner's lines
     (:func:`say`) are printed above it."""
-    global _BAR
     from tqdm import tqdm
 
     def done() -> int:
@@ -999,11 +994,9 @@ def _show_progress(args,
             desc=f'[demo] {len(iters) - len(done_before)} runs, {args.jobs} at a time',
             unit='it',
             mininterval=0) as bar:
-        _BAR = bar
         while not stop.wait(every):
             bar.update(done() - bar.n)
         bar.update(done() - bar.n)
-        _BAR = None
 
 
 if __name__ == '__main__':
