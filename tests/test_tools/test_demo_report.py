@@ -5,7 +5,6 @@ import json
 import os.path as osp
 import shlex
 import subprocess
-import sys
 import types
 
 import numpy as np
@@ -130,9 +129,8 @@ def test_make_demo_runs_a_regime_the_runner_has_and_says_which():
                            text=True,
                            check=True).stdout.splitlines()
     call = next(line for line in lines if 'run_longtail_demo.py' in line)
-    runner = _tool_module(RUNNER)
+    runner = _tool_module(RUNNER)  # puts tools/misc first on sys.path, as for the script
     args = runner.parse_args(shlex.split(call)[2:])
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))
     from longtail.presets import PRESETS
     assert args.preset in PRESETS and args.regime in runner.REGIMES
     assert args.methods == ['sigmoid', 'eql'] and args.seeds == [0] and args.jobs == 2

@@ -36,7 +36,7 @@ def test_checkpoint_holds_the_detector_backbone_and_its_record(tiny_pretrained):
     assert all(state['backbone.' + k].shape == v.shape for k, v in expect.items())
     with open(osp.join(tiny_pretrained, 'pretrain.json')) as f:
         record = json.load(f)
-    assert record['checkpoint_sha256'] == tool().sha256_file(ckpt)
+    assert record['checkpoint_sha256'] == tool().sha256_files(ckpt)
     assert record['definition']['epochs'] == TINY_PRETRAIN['epochs']
     assert record['definition']['set']['looks'] == 'pretrain'
     assert 0 <= record['val']['top1'] <= 100 and record['seconds'] > 0
@@ -143,11 +143,11 @@ def test_stale_or_changed_checkpoint_is_refused(tiny_pretrained, tmp_path):
     # the same content in other bytes (the arrays stored uncompressed, as another zlib or numpy
     # would write other compressed bytes): accepted
     d = copy('bytes')
-    before = mod.sha256_file(osp.join(d, 'set', 'train.npz'))
+    before = mod.sha256_files(osp.join(d, 'set', 'train.npz'))
     for split in ('train', 'val'):
         path = osp.join(d, 'set', f'{split}.npz')
         np.savez(path, **arrays(path))
-    assert mod.sha256_file(osp.join(d, 'set', 'train.npz')) != before
+    assert mod.sha256_files(osp.join(d, 'set', 'train.npz')) != before
     assert mod.pretrain(d, opts)['checkpoint_sha256']
     # a record of before the content fingerprint (of the files' bytes), these files: accepted,
     # and the record upgraded
@@ -164,7 +164,7 @@ def test_stale_or_changed_checkpoint_is_refused(tiny_pretrained, tmp_path):
     work = sorted(os.listdir(osp.join(d, 'work')))
     shutil.rmtree(osp.join(d, 'set'))
     record = mod.pretrain(d, opts, progress=False)
-    assert record['checkpoint_sha256'] == mod.sha256_file(osp.join(d, 'backbone.pth'))
+    assert record['checkpoint_sha256'] == mod.sha256_files(osp.join(d, 'backbone.pth'))
     assert sorted(os.listdir(osp.join(d, 'work'))) == work
     # another set in the folder
     with pytest.raises(mod.StalePretrained, match='holds another pre-training set'):
@@ -204,7 +204,7 @@ def test_mismatched_checkpoint_is_refused(tiny_pretrained, tmp_path, tiny_data):
     shutil.copytree(tiny_pretrained, d)
     shutil.copy(narrow, osp.join(d, 'backbone.pth'))
     record = json.load(open(osp.join(d, 'pretrain.json')))
-    record['checkpoint_sha256'] = mod.sha256_file(osp.join(d, 'backbone.pth'))
+    record['checkpoint_sha256'] = mod.sha256_files(osp.join(d, 'backbone.pth'))
     json.dump(record, open(osp.join(d, 'pretrain.json'), 'w'))
     res = run_tool_in_process(
         osp.join(ROOT, 'tools', 'misc', 'run_longtail_demo.py'), '--preset', 'tiny', '--data-root',

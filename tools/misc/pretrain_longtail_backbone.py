@@ -45,9 +45,6 @@ DEFAULT_DIR = osp.join('data', 'longtail_pretrain')
 DEFAULTS = dict(images_per_class=200, val_per_class=20, epochs=8, seed=0)
 SIZE = 64
 
-#: one file's sha256 (the checkpoint's, recorded as checkpoint_sha256)
-sha256_file = sha256_files
-
 
 def set_fingerprint(set_dir: str) -> str:
     """sha256 of the set's content: each array of train.npz and val.npz (its name, dtype, shape
@@ -62,7 +59,7 @@ def set_fingerprint(set_dir: str) -> str:
                 a = np.ascontiguousarray(arrays[key])
                 h.update(f'{name}:{key}:{a.dtype.str}:{a.shape}'.encode())
                 h.update(memoryview(a).cast('B'))
-    h.update(sha256_file(osp.join(set_dir, 'class_freq.json')).encode())
+    h.update(sha256_files(osp.join(set_dir, 'class_freq.json')).encode())
     return h.hexdigest()
 
 
@@ -169,7 +166,7 @@ def check_record(out_dir: str, want: dict) -> Optional[dict]:
         raise StalePretrained(f'error: {ckpt} was pre-trained under another definition (differs '
                               f'in: {differs}); pass --retrain to make it again, or another '
                               '--out-dir')
-    if not osp.isfile(ckpt) or sha256_file(ckpt) != record.get('checkpoint_sha256'):
+    if not osp.isfile(ckpt) or sha256_files(ckpt) != record.get('checkpoint_sha256'):
         raise StalePretrained(f'error: {ckpt} is missing or changed since it was made (its sha256 '
                               f'differs from {record_file}); pass --retrain to make it again')
     set_dir = osp.join(out_dir, 'set')
@@ -191,7 +188,7 @@ def legacy_set_fingerprint(set_dir: str) -> str:
     """The set's fingerprint in records made before 2026-11-30: of its files' bytes."""
     h = hashlib.sha256()
     for name in ('train.npz', 'val.npz', 'class_freq.json'):
-        h.update(sha256_file(osp.join(set_dir, name)).encode())
+        h.update(sha256_files(osp.join(set_dir, name)).encode())
     return h.hexdigest()
 
 
@@ -254,7 +251,7 @@ def pretrain(out_dir: str,
     torch.save(dict(state_dict=backbone, meta=dict(definition=want)), ckpt)
     record = dict(
         definition=want,
-        checkpoint_sha256=sha256_file(ckpt),
+        checkpoint_sha256=sha256_files(ckpt),
         set_fingerprint=set_fingerprint(set_dir),
         val=val_metrics(work),
         seconds=round(time.perf_counter() - t0, 1),
