@@ -24,7 +24,7 @@ runs) read their configs one at a time already (``mmdet_eql.utils.config_from_en
 """
 import contextlib
 import copy
-import importlib.util
+import importlib
 import io
 import os.path as osp
 import subprocess
@@ -33,7 +33,6 @@ import sys
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-_MODULES = {}
 
 
 def _remember_mmdet_config_lookup() -> None:
@@ -75,22 +74,11 @@ def _serialise_package_lookups() -> None:
 _serialise_package_lookups()
 
 
-def _tool_module(script: str):
-    script = osp.abspath(script)
-    if script not in _MODULES:
-        if osp.dirname(script) not in sys.path:  # as for a script: its folder comes first
-            sys.path.insert(0, osp.dirname(script))
-        name = 'tool_' + osp.splitext(osp.basename(script))[0]
-        spec = importlib.util.spec_from_file_location(name, script)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _MODULES[script] = module
-    return _MODULES[script]
-
-
-def run_tool_in_process(script: str, *argv) -> subprocess.CompletedProcess:
-    """``python script argv...`` as the tool's ``main(argv)`` in this process."""
-    main = _tool_module(script).main
+def run_tool_in_process(module: str, *argv) -> subprocess.CompletedProcess:
+    """A tool's command line ``argv`` run as its package module's ``main(argv)`` in this process
+    (``module``: e.g. 'mmdet_eql.analysis.eval_lvis', what ``tools/analysis_tools/eval_lvis.py``
+    calls)."""
+    main = importlib.import_module(module).main
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -99,7 +87,7 @@ def run_tool_in_process(script: str, *argv) -> subprocess.CompletedProcess:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
             if not isinstance(e.code, (int, type(None))):
                 print(e.code, file=sys.stderr)
-    return subprocess.CompletedProcess([script, *argv], code or 0, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess([module, *argv], code or 0, out.getvalue(), err.getvalue())
 
 
 def _background_modules(items) -> list:
@@ -142,12 +130,11 @@ def run_tool():
 
 @pytest.fixture(scope='session')
 def tiny_data(tmp_path_factory) -> str:
-    """The tiny preset (tools/misc/make_longtail_dataset.py --preset tiny), generated once per
+    """The tiny preset (tools/benchmark/make_dataset.py --preset tiny), generated once per
     session in this process, as a data root ending in '/'. Tests must not write into it."""
     root = tmp_path_factory.mktemp('longtail_tiny')
-    res = run_tool_in_process(
-        osp.join(ROOT, 'tools', 'misc', 'make_longtail_dataset.py'), str(root), '--preset', 'tiny',
-        '--quiet', '--overwrite')
+    res = run_tool_in_process('mmdet_eql.benchmark.synthetic.cli', str(root), '--preset', 'tiny',
+                              '--quiet', '--overwrite')
     assert res.returncode == 0, res.stderr
     return str(root) + '/'
 
@@ -158,10 +145,10 @@ TINY_PRETRAIN = dict(images_per_class=2, val_per_class=1, epochs=2, seed=0)
 
 @pytest.fixture(scope='session')
 def tiny_pretrained(tmp_path_factory) -> str:
-    """A pre-trained backbone made once per session by tools/misc/pretrain_longtail_backbone.py's
+    """A pre-trained backbone made once per session by tools/benchmark/pretrain_backbone.py's
     ``pretrain`` (the set, tools/train.py in a subprocess, the checkpoint and its record) with
     TINY_PRETRAIN's options; its folder. Tests copy it before changing anything in it."""
     out = tmp_path_factory.mktemp('pretrain')
-    module = _tool_module(osp.join(ROOT, 'tools', 'misc', 'pretrain_longtail_backbone.py'))
-    module.pretrain(str(out), TINY_PRETRAIN, threads=1, progress=False)
+    from mmdet_eql.benchmark import pretrain
+    pretrain.pretrain(str(out), TINY_PRETRAIN, threads=1, progress=False)
     return str(out)

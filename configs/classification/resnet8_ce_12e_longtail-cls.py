@@ -1,8 +1,9 @@
-# The embedded long-tailed classification set (tools/misc/make_longtail_cls_dataset.py: 64
+# The embedded long-tailed classification set (tools/benchmark/make_cls_dataset.py: 64
 # classes with the detection benchmark's looks, 32 x 32 px, CIFAR-100-LT's exponential profile)
 # with a ResNet-8 (He et al.'s CIFAR ResNet, one block a stage) and softmax cross-entropy: the
-# baseline of the softmax-EQL comparison (tools/misc/run_longtail_cls.py), sized for a 2-core CPU.
+# baseline of the softmax-EQL comparison (tools/benchmark/run_cls.py), sized for a 2-core CPU.
 # The set is chosen by its folder: LONGTAIL_CLS_DATA_ROOT (default: imbalance 100).
+benchmark = dict(method='ce', label='softmax CE')
 default_scope = 'mmdet'
 custom_imports = dict(imports=['mmdet_eql'], allow_failed_imports=False)
 

@@ -2,6 +2,7 @@
 # sweeps 0.75-0.95 on CIFAR-100-LT), lambda 3e-3 as the paper's CIFAR-100-LT setting (quoted:
 # 43.38 top-1 at gamma 0.95, lambda 3e-3), with f_k = the class's share of the set's train images.
 _base_ = './resnet8_ce_12e_longtail-cls.py'
+benchmark = dict(method='seql-g0.9', label='SEQL, gamma 0.9')
 
 model = dict(
     loss_cls=dict(

@@ -1,4 +1,4 @@
-"""Long-tailed classification datasets: the embedded set (tools/misc/make_longtail_cls_dataset.py)
+"""Long-tailed classification datasets: the embedded set (tools/benchmark/make_cls_dataset.py)
 and CIFAR-100-LT, drawn from CIFAR-100's own files with the standard exponential profile."""
 import io
 import json
@@ -43,7 +43,7 @@ class _Arrays(BaseDataset):
 class LongTailClsDataset(_Arrays):
     """The embedded long-tailed classification set: ``data_root``/``{split}.npz`` (images (N, H,
     W, 3) uint8, labels (N,)) and ``data_root``/class_freq.json (the class-frequency format, with
-    each class's train image count), both written by tools/misc/make_longtail_cls_dataset.py.
+    each class's train image count), both written by tools/benchmark/make_cls_dataset.py.
 
     metainfo: ``classes`` and ``train_image_counts`` (what LongTailAccuracy groups by)."""
 
@@ -53,7 +53,7 @@ class LongTailClsDataset(_Arrays):
         for p in (path, freq):
             if not osp.isfile(p):
                 raise FileNotFoundError(f'LongTailClsDataset: no {p}; make the set with python '
-                                        f'tools/misc/make_longtail_cls_dataset.py {data_root}')
+                                        f'tools/benchmark/make_cls_dataset.py {data_root}')
         with np.load(path) as z:
             self.images, self.labels = z['images'], z['labels'].astype(np.int64)
         with open(freq) as f:

@@ -1,8 +1,8 @@
-from .lvis_eval import (POOLED_KEYS, PROTOCOLS, lvis_eval, lvis_eval_reference, summary_keys,
+from .lvis_eval import (POOLED_KEYS, PROTOCOLS, lvis_eval, lvis_eval_lvisapi, summary_keys,
                         summary_table)
 from .metrics import FastLVISMetric
 
 __all__ = [
-    'FastLVISMetric', 'lvis_eval', 'lvis_eval_reference', 'summary_table', 'summary_keys',
+    'FastLVISMetric', 'lvis_eval', 'lvis_eval_lvisapi', 'summary_table', 'summary_keys',
     'PROTOCOLS', 'POOLED_KEYS'
 ]

@@ -7,7 +7,7 @@ mode, and the large-vocabulary protocols of Dave et al. 2021 (arXiv 2102.01066):
 over the dataset) and ``pooled=True`` (one precision/recall curve over all categories, and one
 per frequency group). The tests check every summary number against lvis-api (standard) and
 against a plain-Python evaluator written from the definitions
-(:mod:`mmdet_eql.evaluation.lvis_reference`, all protocols) to 1e-9. The work-arounds:
+(:mod:`mmdet_eql.evaluation.lvis_definition`, all protocols) to 1e-9. The work-arounds:
 
 * LVISResults keeps the 300 best-scored detections of each image and regroups the list by image;
   we apply the same cap, in the same order, before handing the list over.
@@ -434,7 +434,7 @@ AREA_ALL = (0, 1e10)
 
 def _box_ious(d: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Row-wise IoU of (E, 4) x, y, w, h boxes, each operation in the order of the definition
-    (lvis_reference.box_iou), so that the float64 results are the same to the last bit."""
+    (lvis_definition.box_iou), so that the float64 results are the same to the last bit."""
     iw = np.minimum(d[:, 0] + d[:, 2], g[:, 0] + g[:, 2]) - np.maximum(d[:, 0], g[:, 0])
     ih = np.minimum(d[:, 1] + d[:, 3], g[:, 1] + g[:, 3]) - np.maximum(d[:, 1], g[:, 1])
     inter = iw * ih
@@ -646,10 +646,10 @@ def lvis_eval(gt: Union[str, dict],
     return out
 
 
-def lvis_eval_reference(gt: Union[str, dict],
-                        results: Union[str, List[dict]],
-                        iou_type: str = 'bbox',
-                        max_dets: int = 300) -> dict:
+def lvis_eval_lvisapi(gt: Union[str, dict],
+                      results: Union[str, List[dict]],
+                      iou_type: str = 'bbox',
+                      max_dets: int = 300) -> dict:
     """The same numbers from the pure-Python lvis-api (slow; for tests and benchmarks)."""
     import logging
 

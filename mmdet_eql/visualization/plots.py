@@ -357,7 +357,7 @@ def plot_rare_detections(
     import matplotlib.image as mpimg
     from matplotlib.patches import Rectangle
 
-    from mmdet_eql.evaluation.lvis_reference import box_iou
+    from mmdet_eql.evaluation.lvis_definition import box_iou
     plt = _plt()
     rows = rare_examples(gt, max_rows)
     if not rows:

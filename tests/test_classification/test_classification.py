@@ -191,8 +191,7 @@ train_cfg = dict(max_epochs=1, val_interval=1)
 default_hooks = dict(logger=dict(interval=1))
 ''')
     from conftest import run_tool_in_process
-    res = run_tool_in_process(
-        osp.join(ROOT, 'tools', 'train.py'), str(cfg), '--work-dir', str(tmp_path / 'wd'))
+    res = run_tool_in_process('mmdet_eql.apis.train', str(cfg), '--work-dir', str(tmp_path / 'wd'))
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
     protected = sum(f < 0.01 for f in freq)
@@ -209,7 +208,7 @@ default_hooks = dict(logger=dict(interval=1))
 
 
 def test_embedded_set_generator(tmp_path, run_tool):
-    tool = osp.join(ROOT, 'tools', 'misc', 'make_longtail_cls_dataset.py')
+    tool = 'mmdet_eql.benchmark.synthetic.classification'
     res = run_tool(tool, str(tmp_path / 'set'), '--imbalance', '10', '--max-count', '30',
                    '--val-per-class', '2', '--quiet')
     assert res.returncode == 0, res.stderr

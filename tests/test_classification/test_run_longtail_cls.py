@@ -1,4 +1,4 @@
-"""tools/misc/run_longtail_cls.py end to end at a tiny scale: it makes the set, trains each method
+"""tools/benchmark/run_cls.py end to end at a tiny scale: it makes the set, trains each method
 with tools/train.py (two at once), reports the table and plot, reuses finished runs and refuses a
 run of another definition."""
 import json
@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-RUNNER = osp.join(ROOT, 'tools', 'misc', 'run_longtail_cls.py')
+RUNNER = 'mmdet_eql.benchmark.classification'
 
 
 @pytest.mark.slow
@@ -34,5 +34,15 @@ def test_runner_trains_reports_and_reuses(tmp_path, run_tool):
     # another definition in the same work dir is refused
     other = run_tool(RUNNER, *[a if a != '1' else '2' for a in args])
     assert other.returncode != 0 and 'holds a run of another definition' in other.stderr
+    # the records are the detection runner's (run.json: definition and status; eval.json)
+    wd = tmp_path / 'wd' / 'ir10' / 'ce_seed0'
+    record = json.loads((wd / 'run.json').read_text())
+    assert record['status'] == 'finished' and record['definition']['method'] == 'ce'
+    assert json.loads((wd / 'eval.json').read_text()) == results['ce']['0']
+    # --report-only reports what is there and trains nothing
+    (tmp_path / 'wd' / 'results.md').unlink()
+    report = run_tool(RUNNER, *args, '--report-only')
+    assert report.returncode == 0 and 'training' not in report.stdout, report.stdout
+    assert '| softmax CE | 1 |' in (tmp_path / 'wd' / 'results.md').read_text()
     bad = run_tool(RUNNER, '--methods', 'focal')
-    assert bad.returncode != 0 and 'no config configs/classification/resnet8_focal' in bad.stderr
+    assert bad.returncode != 0 and "no classification leaf states method 'focal'" in bad.stderr

@@ -9,22 +9,19 @@ import pytest
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO = osp.join(ROOT, 'configs', 'longtail-demo')
+DEMO = osp.join(ROOT, 'configs', 'benchmark')
 
 
 def leaf(name: str) -> str:
-    return osp.join(DEMO, f'mask-rcnn_r18-half_fpn_{name}-900it_longtail-small.py')
+    return osp.join(DEMO, f'mask-rcnn_r18-half_fpn_{name}_longtail.py')
 
 
 def runner_env(data_root: str) -> dict:
-    """The variables tools/misc/run_longtail_demo.py gives the configs for this dataset."""
-    import sys
-    sys.path.insert(0, osp.join(ROOT, 'tests'))
-    from conftest import _tool_module
-    runner = _tool_module(osp.join(ROOT, 'tools', 'misc', 'run_longtail_demo.py'))
+    """The variables tools/benchmark/run.py gives the configs for this dataset."""
+    from mmdet_eql.benchmark import detection
     with open(osp.join(data_root, 'annotations', 'train.json')) as f:
         info = json.load(f)['info']
-    return runner.preset_env(data_root, info, None)
+    return detection.preset_env(data_root, info, None)
 
 
 @pytest.mark.parametrize('name, groups', [('eql_random', 'rc'), ('eql-rare_random', 'r'),
@@ -131,24 +128,23 @@ def test_without_e_r_leaf_is_eql_with_background_protected(tiny_data, monkeypatc
     assert noer.lambda_ == eql.lambda_
 
 
-def test_pretrained_leaves_hold_the_regime_and_their_method(tiny_data, monkeypatch):
-    """Every leaf of the pre-trained regime (configs/longtail-demo-pretrained/) is its method's
-    from-scratch leaf with the regime's conditions, as docs/benchmark.md decided them: the
-    checkpoint through init_cfg, stem and stage 1 frozen, BatchNorm fixed, 128 RoIs an image at
-    1:3, 256 RPN anchors, 1000 proposals, 300 detections an image at test, lr 0.01."""
-    import glob
-    for k, v in runner_env(tiny_data).items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv('LONGTAIL_PRETRAINED', '/elsewhere/backbone.pth')
-    leaves = sorted(glob.glob(osp.join(ROOT, 'configs', 'longtail-demo-pretrained', '*.py')))
-    assert len(leaves) >= 10
-    for path in leaves:
-        cfg = Config.fromfile(path)
-        # the method: the from-scratch leaf of the same name, its first base (so the loss, data
-        # and schedule are that leaf's, except what the regime's dicts below replace)
-        scratch = osp.basename(path).replace('-pt_', '_')
-        with open(path) as f:
-            assert f"'../longtail-demo/{scratch}'" in f.read().split(']')[0], path
+def test_pretrained_regime_applied_to_every_two_stage_leaf(tiny_data):
+    """The pre-trained regime (configs/benchmark/regimes/pretrained.py), applied at run time to
+    every two-stage leaf of configs/benchmark/, keeps the leaf's method (its loss, data and
+    schedule, except what the regime's dicts replace) and sets the regime's conditions, as
+    docs/benchmark.md decided them: the checkpoint through init_cfg, stem and stage 1 frozen,
+    BatchNorm fixed, 128 RoIs an image at 1:3, 256 RPN anchors, 1000 proposals, 300 detections an
+    image at test, lr 0.01. A one-stage leaf is not in the regime."""
+    from mmdet_eql.benchmark import methods
+    env = dict(runner_env(tiny_data), LONGTAIL_PRETRAINED='/elsewhere/backbone.pth')
+    leaves = methods.regime_methods('pretrained')
+    assert len(leaves) >= 10 and 'efl' not in leaves and 'eql' in leaves
+    for method, (path, _) in leaves.items():
+        cfg = methods.load_config(path, 'pretrained', env)
+        scratch = methods.load_config(path, 'scratch', env)
+        assert cfg.model.roi_head.bbox_head.loss_cls == scratch.model.roi_head.bbox_head.loss_cls
+        assert cfg.train_dataloader == scratch.train_dataloader, path
+        assert cfg.benchmark == scratch.benchmark and cfg.benchmark.method == method
         m = cfg.model
         assert m.backbone.init_cfg == dict(
             type='Pretrained', checkpoint='/elsewhere/backbone.pth', prefix='backbone.'), path

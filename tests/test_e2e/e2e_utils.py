@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO = osp.join(ROOT, 'configs', 'longtail-demo')
+DEMO = osp.join(ROOT, 'configs', 'benchmark')
 CONFIGS = {
-    'softmax': osp.join(DEMO, 'mask-rcnn_r18-half_fpn_random-900it_longtail-small.py'),
-    'eql': osp.join(DEMO, 'mask-rcnn_r18-half_fpn_eql_random-900it_longtail-small.py'),
-    'eqlv2': osp.join(DEMO, 'mask-rcnn_r18-half_fpn_eqlv2_random-900it_longtail-small.py'),
+    'softmax': osp.join(DEMO, 'mask-rcnn_r18-half_fpn_random_longtail.py'),
+    'eql': osp.join(DEMO, 'mask-rcnn_r18-half_fpn_eql_random_longtail.py'),
+    'eqlv2': osp.join(DEMO, 'mask-rcnn_r18-half_fpn_eqlv2_random_longtail.py'),
 }
 ITERS = 4
 

@@ -9,25 +9,21 @@ partial state dict whose stem convolution holds a marker value; the stem is froz
 configs (``frozen_stages=1``), so a run that really loaded the file still holds the marker after
 training, and one whose ``init_cfg`` is broken or missing does not.
 """
-import os.path as osp
-import sys
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))
-from make_lvis_format_data import IMAGENET_FILES, stem_marker  # noqa: E402,F401
+from mmdet_eql.datasets.synthetic_lvis import IMAGENET_FILES, stem_marker  # noqa: F401
 
 
 def fake_imagenet_cache(torch_home: str) -> None:
     """Writes the stand-in ResNet files into ``torch_home``/hub/checkpoints/ (the tool's
     ``--stand-in-weights``)."""
-    from make_lvis_format_data import write_stand_in_weights
+    from mmdet_eql.datasets.synthetic_lvis import write_stand_in_weights
     write_stand_in_weights(torch_home)
 
 
 def make_lvis_fixture(data_root: str, version: str = 'v1') -> str:
     """4 train images and 1 val image in the exact LVIS ``version`` format with the real
     categories, 2-3 objects each, cycling through two classes of each frequency group
-    (tools/misc/make_lvis_format_data.py). One val image: every LVIS family validates or tests
+    (mmdet_eql.datasets.synthetic_lvis). One val image: every LVIS family validates or tests
     on it, at LVIS scale for one of them."""
-    from make_lvis_format_data import make_lvis_format
+    from mmdet_eql.datasets.synthetic_lvis import make_lvis_format
     return make_lvis_format(data_root, version, num_train=4, num_val=1, mean_objects=0)

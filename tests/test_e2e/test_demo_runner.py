@@ -18,7 +18,7 @@ NO_WORKERS = [
     'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False'
 ]
 
-RUNNER = osp.join(ROOT, 'tools', 'misc', 'run_longtail_demo.py')
+RUNNER = osp.join(ROOT, 'tools', 'benchmark', 'run.py')
 
 
 def demo(tmp_path,
@@ -39,7 +39,7 @@ def demo(tmp_path,
     ]
     if in_process:
         from conftest import run_tool_in_process
-        return run_tool_in_process(RUNNER, *argv)
+        return run_tool_in_process('mmdet_eql.benchmark.detection', *argv)
     return subprocess.run([sys.executable, RUNNER, *argv], capture_output=True, text=True, cwd=ROOT)
 
 
@@ -54,7 +54,8 @@ def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
     assert 'training softmax (seed 0)' in res.stdout and 'training eql-rfs (seed 0)' in res.stdout
     assert 'Saving checkpoint at 2 iterations' in (wd / 'eql-rfs_seed0' / 'run.log').read_text()
     # their progress, one bar read from their logs: 2 runs x 2 iterations
-    assert '[demo] 2 runs, 2 at a time: 100%' in res.stderr and '| 4/4 [' in res.stderr, res.stderr
+    bar = '[benchmark] 2 runs, 2 at a time: 100%'
+    assert bar in res.stderr and '| 4/4 [' in res.stderr, res.stderr
     assert 'LVIS-like val (federated negatives):' in res.stdout
     assert '| EQL, rare+common + RFS |' in res.stdout
     assert '| rare | common | frequent |' in res.stdout  # the gradient-ratio monitor's table
@@ -63,9 +64,8 @@ def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
     # EQL's premise read out of a real run's report (tools/analysis_tools/eql_premise.py)
     from conftest import run_tool_in_process
     (report, ) = (wd / 'softmax_seed0').glob('*/grad_ratio.json')
-    premise = run_tool_in_process(
-        osp.join(ROOT, 'tools', 'analysis_tools', 'eql_premise.py'), str(report), '--lambda',
-        '0.112')
+    premise = run_tool_in_process('mmdet_eql.analysis.eql_premise', str(report), '--lambda',
+                                  '0.112')
     assert premise.returncode == 0, premise.stderr
     assert '| rare |' in premise.stdout and 'EQL removes (protected)' in premise.stdout
     for f in ('results.md', 'results.json', 'ap_by_group.png', 'per_category_ap.png',
@@ -165,7 +165,7 @@ def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
     assert '| EQL, rare+common + RFS | 0 |' in res.stdout
     record = json.loads((wd / 'eql-rfs_seed0' / 'run.json').read_text())
     assert record['status'] == 'finished' and record['definition']['max_iters'] == 3
-    assert record['definition']['config'].startswith('configs/longtail-demo-pretrained/')
+    assert record['definition']['config'].startswith('configs/benchmark/ (pretrained regime) ')
     with open(osp.join(tiny_pretrained, 'pretrain.json')) as f:
         assert record['definition']['pretrained'] == json.load(f)['checkpoint_sha256']
     # the checkpoint went into the backbone through the leaf's init_cfg: the frozen stem and first

@@ -9,7 +9,7 @@ torch's hub cache (lvis_fixture.py), and no torchvision is installed, so a leaf 
 The EQL v1 leaf runs as a newcomer runs a leaf on own data (docs/train_test.md): as it is, at
 LVIS's own scale, with ``--data-root`` and ``--max-iters 1``, tested from the checkpoint, and its
 ``--out`` pickle evaluated offline by eval_lvis.py. What a run changes in the other leaves
-(``lvis_run_config`` of tools/analysis_tools/benchmark_lvis_train.py, by key and transform type,
+(``lvis_run_config`` of tools/speed/lvis_train.py, by key and transform type,
 never by position): the data root, the image scale (short side 160), one epoch, no dataloader
 workers, logging every iteration; these are evaluated by the validation after training (the leaf's
 evaluator on the val file, as tools/test.py would; tools/test.py runs on a checkpoint for the EQL
@@ -39,19 +39,36 @@ import torch
 from e2e_utils import ROOT, run
 from lvis_fixture import fake_imagenet_cache, make_lvis_fixture, stem_marker
 
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
-from benchmark_lvis_train import lvis_run_config, train_log_rows  # noqa: E402
+from mmdet_eql.speed.lvis_train import lvis_run_config, train_log_rows
 
-FAMILIES = {
-    'eql-v1': ('configs/eql/mask-rcnn_r50_fpn_eql_sample1e-3-ms-1x_lvis-v1.py', 'v1', None),
-    'eql-v0.5': ('configs/eql/mask-rcnn_r50_fpn_eql_random-ms-2x_lvis-v0.5.py', 'v0.5', 160),
-    'eqlv2': ('configs/eqlv2/mask-rcnn_r50_fpn_eqlv2_random-ms-1x_lvis-v1.py', 'v1', 160),
-    'atss-efl': ('configs/efl/atss_r50_fpn_efl_sample1e-3-ms-2x_lvis-v1.py', 'v1', 160),
-    'mmdet-losses':
-    ('configs/mmdet-losses/mask-rcnn_r50_fpn_seesaw-loss_random-ms-1x_lvis-v1.py', 'v1', 160),
-    'federated': ('configs/federated/mask-rcnn_r50_fpn_fed_sample1e-3-ms-1x_lvis-v1.py', 'v1', 160),
-    'seql': ('configs/seql/mask-rcnn_r50_fpn_seql_sample1e-3-ms-1x_lvis-v1.py', 'v1', 160),
-}
+
+def lvis_families() -> dict:
+    """{family: (leaf, LVIS version, short side)}: one leaf for each LVIS version of each folder of
+    configs/ that holds LVIS leaves (a new loss's folder is found, no list to edit); within a
+    folder and version, an R50 leaf that is not AP-fixed, the repeat-factor one (sample1e-3, the
+    LVIS standard) where there is one, else the first by name. The family smoke-tested the way
+    docs/train_test.md tells a newcomer (CLI_FAMILY) runs at LVIS's scale, the others at a short
+    side of 160."""
+    import glob
+    import re
+    out = {}
+    for path in sorted(glob.glob(osp.join(ROOT, 'configs', '*', '*_r50_*_lvis-v*.py'))):
+        name = osp.basename(path)
+        version = re.search(r'_lvis-(v[0-9.]+?)(_ap-fixed)?\.py$', name).group(1)
+        if name.endswith('_ap-fixed.py'):
+            continue
+        key = f'{osp.basename(osp.dirname(path))}-{version}'
+        rel = osp.relpath(path, ROOT)
+        if key not in out or ('_sample1e-3' in name and '_sample1e-3' not in out[key][0]):
+            out[key] = (rel, version, None if key == CLI_FAMILY else 160)
+    return out
+
+
+#: the family run the way docs/train_test.md tells a newcomer to smoke-test a leaf on own data:
+#: the leaf as it is, ``--data-root`` and ``--max-iters`` (no config written), and the
+#: ``--out`` pickle evaluated offline with eval_lvis.py
+CLI_FAMILY = 'eql-v1'
+FAMILIES = lvis_families()
 
 
 def make_lvis_data(base) -> dict:
@@ -63,14 +80,10 @@ def make_lvis_data(base) -> dict:
         torch_home=torch_home)
 
 
-#: the family run the way docs/train_test.md tells a newcomer to smoke-test a leaf on own data:
-#: the leaf as it is, ``--data-root`` and ``--max-iters`` (no config written), and the
-#: ``--out`` pickle evaluated offline with eval_lvis.py
-CLI_FAMILY = 'eql-v1'
 #: the family whose AP-fixed leaf runs end to end through tools/test.py (the leaves' settings are
 #: checked in tests/test_configs; the fixed protocol with masks, in-process, in
 #: tests/test_evaluation/test_fast_lvis_metric.py)
-AP_FIXED_RUN = ('atss-efl', )
+AP_FIXED_RUN = ('efl-v1', )
 #: RPN proposals an image at test (the leaves: 1000)
 PROPOSALS = 100
 #: detections an image at test (the leaves: 300; Mask R-CNN then predicts 300 x 1203 masks an
@@ -247,13 +260,13 @@ def test_lvis_leaf_trains_and_tests(family, runs):
         assert max(len(p['pred_instances']['scores']) for p in preds) > 300
     elif version == 'v1' and not osp.isfile(osp.join(ROOT, fixed_leaf)):
         raise AssertionError(f'{family}: no AP-fixed leaf {fixed_leaf}')
-    if family == 'atss-efl':
+    if family == 'efl-v1':
         stats = ckpt['state_dict']['bbox_head.loss_cls.grad_stats.num_updates']
         assert int(stats) == 2  # one update per iteration, not one per FPN level (5)
-    if family == 'seql':  # mmdet's softmax head, beta drawn per RoI with gamma 0.9
+    if family == 'seql-v1':  # mmdet's softmax head, beta drawn per RoI with gamma 0.9
         assert 'SoftmaxEQLLoss: gamma=0.9, lambda=0.0011 protects 815 of 1203' in train_log
         assert ckpt['state_dict']['roi_head.bbox_head.fc_cls.weight'].shape[0] == 1204
-    if family == 'federated':  # a set of 50 classes a step, from the LVIS v1 image counts
+    if family == 'federated-v1':  # a set of 50 classes a step, from the LVIS v1 image counts
         assert 'FederatedLoss: 50 classes a call (present ones first), the rest drawn by image ' \
             'counts ** 0.5 from lvis_v1' in train_log
 
@@ -272,9 +285,9 @@ def assert_offline_evaluation_equals_metric(eval_out, test_log, metrics, tmp):
 def run_cost_script(_, lvis_data, tmp):
     env = job_env(lvis_data)
     return run([
-        'tools/analysis_tools/benchmark_lvis_train.py', '--iters', '1', '--batch', '1',
-        '--val-images', '1', '--objects', '3', '--short-side', '128', '--eval-images', '30',
-        '--test-proposals', '100', '--test-detections', '30', '--work-dir',
+        'tools/speed/lvis_train.py', '--iters', '1', '--batch', '1', '--val-images', '1',
+        '--objects', '3', '--short-side', '128', '--eval-images', '30', '--test-proposals', '100',
+        '--test-detections', '30', '--work-dir',
         str(tmp)
     ],
                env=env), tmp
@@ -282,7 +295,7 @@ def run_cost_script(_, lvis_data, tmp):
 
 @pytest.mark.slow
 def test_cost_script_runs_at_tiny_scale(runs):
-    """tools/analysis_tools/benchmark_lvis_train.py end to end on the CPU at a tiny scale (its
+    """tools/speed/lvis_train.py end to end on the CPU at a tiny scale (its
     numbers are for a GPU; here it must run and print its table)."""
     out, tmp_path = runs['cost-script'].result()
     rows = [line for line in out.splitlines() if line.startswith('| mask-rcnn_r50')]

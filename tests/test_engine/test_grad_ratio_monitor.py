@@ -130,9 +130,8 @@ def test_monitor_in_a_training_run(tmp_path, tiny_data):
     # tools/train.py's main in this process (tests/conftest.py): the training is the same, without
     # the interpreter start and imports
     from conftest import run_tool_in_process
-    res = run_tool_in_process(
-        osp.join(ROOT, 'tools', 'train.py'), str(cfg), '--work-dir', str(wd), '--cfg-options',
-        *opts)
+    res = run_tool_in_process('mmdet_eql.apis.train', str(cfg), '--work-dir', str(wd),
+                              '--cfg-options', *opts)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
     assert 'GradientRatioMonitorHook (bbox_head): mean positive/negative gradient ratio: ' \
@@ -163,8 +162,7 @@ def test_one_stage_head_every_level_split_by_anchor_source(tiny_data, monkeypatc
     monkeypatch.setenv('LONGTAIL_DATA_ROOT', tiny_data)
     monkeypatch.setenv('LONGTAIL_NUM_CLASSES', '16')
     cfg = Config.fromfile(
-        osp.join(ROOT, 'configs', 'longtail-demo',
-                 'atss_r18-half_fpn_random-900it_longtail-small.py'))
+        osp.join(ROOT, 'configs', 'benchmark', 'atss_r18-half_fpn_random_longtail.py'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()

@@ -1,6 +1,4 @@
 import json
-import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -9,9 +7,7 @@ from mmdet.evaluation import LVISMetric
 from mmdet.registry import METRICS
 from pycocotools import mask as mask_utils
 
-sys.path.insert(
-    0, osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools', 'misc'))
-from longtail import generate  # noqa: E402  (the benchmark's generator)
+from mmdet_eql.benchmark.synthetic import generate
 
 
 def predictions_for(gt, seed=0):

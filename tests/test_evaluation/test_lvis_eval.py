@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from mmdet_eql.evaluation import lvis_eval, lvis_eval_reference
+from mmdet_eql.evaluation import lvis_eval, lvis_eval_lvisapi
 from mmdet_eql.evaluation.lvis_eval import SUMMARY_KEYS
 from mmdet_eql.utils import ToolError
 
@@ -108,7 +108,7 @@ def test_equals_lvis_api_on_real_lvis_sample(lvis_sample, iou_type):
     assert max(per_img.values()) > 300
     assert len(per_img) < len(lvis_sample['images'])
     ours = lvis_eval(lvis_sample, copy.deepcopy(dets), iou_type, per_category=True)
-    ref = lvis_eval_reference(lvis_sample, copy.deepcopy(dets), iou_type)
+    ref = lvis_eval_lvisapi(lvis_sample, copy.deepcopy(dets), iou_type)
     assert_equal_summaries(ours, ref)
     assert 0 < ours['AP'] < 1 and ours['APr'] >= 0
     cats_with_gt = {a['category_id'] for a in lvis_sample['annotations']}
@@ -120,8 +120,8 @@ def test_equals_lvis_api_from_files(lvis_sample, tmp_path):
     path = tmp_path / 'dets.json'
     path.write_text(json.dumps(dets))
     assert_equal_summaries(
-        lvis_eval(LVIS_SAMPLE, str(path), 'bbox'),
-        lvis_eval_reference(LVIS_SAMPLE, str(path), 'bbox'))
+        lvis_eval(LVIS_SAMPLE, str(path), 'bbox'), lvis_eval_lvisapi(LVIS_SAMPLE, str(path),
+                                                                     'bbox'))
 
 
 def test_empty_result_list(lvis_sample):
@@ -132,9 +132,7 @@ def test_empty_result_list(lvis_sample):
 
 @pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
 def test_equals_lvis_api_on_generated_demo_dataset(tmp_path, iou_type):
-    import sys
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))
-    from longtail import generate  # the benchmark's generator
+    from mmdet_eql.benchmark.synthetic import generate
     generate(str(tmp_path), preset='tiny', seed=3, progress=False)
     for val in ('val_lvis', 'val_strict'):
         with open(tmp_path / 'annotations' / f'{val}.json') as f:
@@ -142,7 +140,7 @@ def test_equals_lvis_api_on_generated_demo_dataset(tmp_path, iou_type):
         dets = make_detections(gt, seed=2, crowded_image=False)
         assert_equal_summaries(
             lvis_eval(gt, copy.deepcopy(dets), iou_type),
-            lvis_eval_reference(gt, copy.deepcopy(dets), iou_type))
+            lvis_eval_lvisapi(gt, copy.deepcopy(dets), iou_type))
 
 
 def test_results_for_another_dataset_are_refused(lvis_sample):
@@ -243,4 +241,4 @@ def test_images_without_annotations_or_negative_list(lvis_sample):
     ours = lvis_eval(gt, copy.deepcopy(dets), 'segm')
     for im in bare:
         im['neg_category_ids'] = []
-    assert_equal_summaries(ours, lvis_eval_reference(gt, copy.deepcopy(dets), 'segm'))
+    assert_equal_summaries(ours, lvis_eval_lvisapi(gt, copy.deepcopy(dets), 'segm'))

@@ -1,5 +1,5 @@
 """AP-fixed and AP-pool: lvis_eval against the plain-Python evaluator written from the
-definitions (mmdet_eql/evaluation/lvis_reference.py), and that evaluator against lvis-api.
+definitions (mmdet_eql/evaluation/lvis_definition.py), and that evaluator against lvis-api.
 
 Every summary number to 1e-9, on the real 100-image LVIS v0.5 val sample and on generated data,
 with tied scores, categories over the per-category cap, images without detections, categories
@@ -13,10 +13,10 @@ import sys
 import numpy as np
 import pytest
 
-from mmdet_eql.evaluation import lvis_eval, lvis_eval_reference
+from mmdet_eql.evaluation import lvis_eval, lvis_eval_lvisapi
+from mmdet_eql.evaluation.lvis_definition import lvis_eval_from_definition
 from mmdet_eql.evaluation.lvis_eval import (POOLED_KEYS, rank_within, select_detections,
                                             summary_keys, top_k_within)
-from mmdet_eql.evaluation.lvis_reference import lvis_eval_from_definition
 from mmdet_eql.utils import ToolError
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -60,12 +60,12 @@ def test_reference_equals_lvis_api(lvis_sample, iou_type):
     the way its authors run lvis-api (per-category top-k, then no per-image limit)."""
     dets = with_ties(make_detections(lvis_sample))
     ref = lvis_eval_from_definition(lvis_sample, copy.deepcopy(dets), iou_type)
-    api = lvis_eval_reference(lvis_sample, copy.deepcopy(dets), iou_type)
+    api = lvis_eval_lvisapi(lvis_sample, copy.deepcopy(dets), iou_type)
     assert_same(ref, api, summary_keys('standard'))
 
     k = 3
     top = [dets[i] for i in select_detections(*_ids(dets), 'fixed', dets_per_cat=k)]
-    api_fixed = lvis_eval_reference(lvis_sample, copy.deepcopy(top), iou_type, max_dets=-1)
+    api_fixed = lvis_eval_lvisapi(lvis_sample, copy.deepcopy(top), iou_type, max_dets=-1)
     ref_fixed = lvis_eval_from_definition(
         lvis_sample, copy.deepcopy(dets), iou_type, protocol='fixed', dets_per_cat=k)
     # lvis-api names AR by its params.max_dets (300 here), a label only: its LVISResults made
@@ -134,8 +134,7 @@ def test_pooling_sees_calibration_across_categories(lvis_sample):
 
 @pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
 def test_protocols_equal_definition_on_generated_data(tmp_path, iou_type):
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))
-    from longtail import generate  # the benchmark's generator
+    from mmdet_eql.benchmark.synthetic import generate
     generate(str(tmp_path), preset='tiny', seed=3, progress=False)
     with open(tmp_path / 'annotations' / 'val_lvis.json') as f:
         gt = json.load(f)
@@ -258,5 +257,5 @@ def test_categories_in_chunks_change_no_number(lvis_sample, monkeypatch):
     chunked = lvis_eval(lvis_sample, copy.deepcopy(dets), 'segm', **kw)
     assert chunked == whole
     std = lvis_eval(lvis_sample, copy.deepcopy(dets), 'bbox')
-    assert_same(std, lvis_eval_reference(lvis_sample, copy.deepcopy(dets), 'bbox'),
+    assert_same(std, lvis_eval_lvisapi(lvis_sample, copy.deepcopy(dets), 'bbox'),
                 summary_keys('standard'))

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SCRIPT = osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark_ap_fixed.py')
+SCRIPT = osp.join(ROOT, 'tools', 'speed', 'ap_fixed.py')
 
 
 def test_benchmark_runs_and_evaluators_agree(tmp_path):

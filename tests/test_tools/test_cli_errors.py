@@ -13,8 +13,10 @@ import sys
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-EVAL = osp.join(ROOT, 'tools', 'analysis_tools', 'eval_lvis.py')
-FREQ = osp.join(ROOT, 'tools', 'analysis_tools', 'class_frequency.py')
+EVAL = 'mmdet_eql.analysis.eval_lvis'
+FREQ = 'mmdet_eql.analysis.class_frequency'
+EVAL_SCRIPT = osp.join(ROOT, 'tools', 'analysis_tools', 'eval_lvis.py')
+FREQ_SCRIPT = osp.join(ROOT, 'tools', 'analysis_tools', 'class_frequency.py')
 LVIS_SAMPLE = osp.join(ROOT, 'tests', 'data', 'lvis_v0.5_val_100.json')
 
 
@@ -37,7 +39,7 @@ def test_eval_lvis_prints_table_and_writes_outputs(tmp_path):
         for a in gt['annotations']
     ]
     (tmp_path / 'dets.json').write_text(json.dumps(dets))
-    res = run_subprocess(EVAL, LVIS_SAMPLE, str(tmp_path / 'dets.json'), '--out-dir',
+    res = run_subprocess(EVAL_SCRIPT, LVIS_SAMPLE, str(tmp_path / 'dets.json'), '--out-dir',
                          str(tmp_path / 'o'))
     assert res.returncode == 0, res.stderr
     assert 'bbox     100.0' in res.stdout  # ground truth as detections: AP 100
@@ -132,7 +134,8 @@ def test_class_frequency_groups_from_counts_or_from_the_file(tmp_path):
     with open(LVIS_SAMPLE) as f:
         gt = json.load(f)
     own = {c['id']: c['frequency'] for c in gt['categories']}
-    res = run_subprocess(FREQ, LVIS_SAMPLE, '--out', str(tmp_path / 'counts.json'), '--quiet')
+    res = run_subprocess(FREQ_SCRIPT, LVIS_SAMPLE, '--out', str(tmp_path / 'counts.json'),
+                         '--quiet')
     assert res.returncode == 0, res.stderr
     assert "frequency groups: from this file's image counts" in res.stdout
     assert 'get another group than the file\'s own "frequency" field' in res.stdout

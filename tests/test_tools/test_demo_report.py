@@ -1,4 +1,4 @@
-"""tools/misc/run_longtail_demo.py's plots from results in hand (no training): the group plot's
+"""tools/benchmark/run.py's plots from results in hand (no training): the group plot's
 error bars are the seeds' sample standard deviation, a method of one seed gets none, and the
 rare-object figure is drawn from each method's first seed's detections."""
 import json
@@ -8,9 +8,9 @@ import subprocess
 import types
 
 import numpy as np
-from conftest import ROOT, _tool_module
+from conftest import ROOT
 
-RUNNER = osp.join(ROOT, 'tools', 'misc', 'run_longtail_demo.py')
+from mmdet_eql.benchmark import detection, evaluation, methods, report, runs
 
 
 def _summary(ap, cats):
@@ -18,7 +18,6 @@ def _summary(ap, cats):
 
 
 def test_report_plots_error_bars_and_rare_figure(tiny_data, tmp_path):
-    runner = _tool_module(RUNNER)
     gt = json.load(open(osp.join(tiny_data, 'annotations', 'val_lvis.json')))
     cats = [c['id'] for c in gt['categories']]
     results = {
@@ -44,25 +43,25 @@ def test_report_plots_error_bars_and_rare_figure(tiny_data, tmp_path):
             dets = [dict(a, score=0.5) for a in gt['annotations']]
             json.dump(dets, open(prefixes[m, s] + '.bbox.json', 'w'))
     args = types.SimpleNamespace(work_dir=str(tmp_path), preset='tiny')
-    out = runner.result_plots(results, seeds_of, args, tiny_data, prefixes)
+    out = report.result_plots(results, seeds_of, args, tiny_data, prefixes)
     strict = json.load(open(osp.join(tiny_data, 'annotations', 'val_strict.json')))
     for (m, s), prefix in prefixes.items():
-        results[m][s]['rare_detections'] = runner.rare_detections(
+        results[m][s]['rare_detections'] = evaluation.rare_detections(
             json.load(open(prefix + '.bbox.json')), strict)
-    text, numbers = runner.rare_detection_table(results, seeds_of)
+    text, numbers = report.rare_detection_table(results, seeds_of)
     # a run's evaluation read back from its eval.json is what evaluate returned (category ids as
     # ints, which the per-category plot looks up)
-    back = runner._category_ids(json.loads(json.dumps(results['sigmoid'][0])))
+    back = evaluation._category_ids(json.loads(json.dumps(results['sigmoid'][0])))
     assert back == results['sigmoid'][0] and cats[0] in back['bbox/lvis']['per_category']
     assert all(r['objects_found'] == r['objects'] > 0 for runs in numbers.values() for r in runs)
     assert '| sigmoid BCE, lambda=0 | 0,1,2 |' in text
     drawn = out['group']['bbox, LVIS-like val']
     for key in ('AP', 'APr', 'APc', 'APf'):
         values = [results['sigmoid'][s]['bbox/lvis'][key] for s in (0, 1, 2)]
-        height, err = drawn[runner.LABELS['sigmoid']][key]
+        height, err = drawn[methods.label('sigmoid')][key]
         assert abs(height - 100 * np.mean(values)) < 1e-9
         assert abs(err - 100 * np.std(values, ddof=1)) < 1e-9
-        assert drawn[runner.LABELS['eql']][key][1] is None
+        assert drawn[methods.label('eql')][key][1] is None
     # every rare object found by both methods (all scores equal: each is first of its class)
     assert out['rare'] and all(cell[0] == 0.5 and cell[1] == 1 for row in out['rare'].values()
                                for cell in row.values())
@@ -71,7 +70,6 @@ def test_report_plots_error_bars_and_rare_figure(tiny_data, tmp_path):
 
 
 def test_rare_detections_counts_what_it_says(tiny_data):
-    runner = _tool_module(RUNNER)
     gt = json.load(open(osp.join(tiny_data, 'annotations', 'val_strict.json')))
     rare = {c['id'] for c in gt['categories'] if c['frequency'] == 'r'}
     objects = [a for a in gt['annotations'] if a['category_id'] in rare]
@@ -99,7 +97,7 @@ def test_rare_detections_counts_what_it_says(tiny_data):
             score=0.9),
         dict(image_id=second['image_id'], category_id=frequent, bbox=second['bbox'], score=0.8),
     ]
-    got = runner.rare_detections(dets, gt)
+    got = evaluation.rare_detections(dets, gt)
     assert got == dict(
         detections=3, median_score=0.4, highest_score=0.9, objects=len(objects), objects_found=1)
 
@@ -107,16 +105,15 @@ def test_rare_detections_counts_what_it_says(tiny_data):
 def test_logged_iterations_reads_the_last_training_line_after_the_offset(tmp_path):
     """The parallel runs' progress bar reads each run's log: the last ``Iter(train) [n/N]`` after
     the lines of an earlier attempt (``offset``), 0 without one."""
-    runner = _tool_module(RUNNER)
     log = tmp_path / 'run.log'
-    assert runner.logged_iterations(str(log)) == 0  # not there yet
+    assert runs.logged_iterations(str(log)) == 0  # not there yet
     earlier = 'mmengine - INFO - Iter(train) [ 50/900]  lr: 1e-2\nIter(train) [100/900]  eta\n'
     log.write_text(earlier)
-    assert runner.logged_iterations(str(log)) == 100
+    assert runs.logged_iterations(str(log)) == 100
     offset = log.stat().st_size
-    assert runner.logged_iterations(str(log), offset) == 0  # a new attempt, nothing logged yet
+    assert runs.logged_iterations(str(log), offset) == 0  # a new attempt, nothing logged yet
     log.write_text(earlier + 'Iter(val) [ 5/10]\nIter(train) [  50/900]\nIter(test) [9/9]\n')
-    assert runner.logged_iterations(str(log), offset) == 50
+    assert runs.logged_iterations(str(log), offset) == 50
 
 
 def test_make_demo_runs_a_regime_the_runner_has_and_says_which():
@@ -128,11 +125,10 @@ def test_make_demo_runs_a_regime_the_runner_has_and_says_which():
                            capture_output=True,
                            text=True,
                            check=True).stdout.splitlines()
-    call = next(line for line in lines if 'run_longtail_demo.py' in line)
-    runner = _tool_module(RUNNER)  # puts tools/misc first on sys.path, as for the script
-    args = runner.parse_args(shlex.split(call)[2:])
-    from longtail.presets import PRESETS
-    assert args.preset in PRESETS and args.regime in runner.REGIMES
+    call = next(line for line in lines if 'tools/benchmark/run.py' in line)
+    args = detection.parse_args(shlex.split(call)[2:])
+    from mmdet_eql.benchmark.synthetic import PRESETS
+    assert args.preset in PRESETS and args.regime in methods.REGIMES
     assert args.methods == ['sigmoid', 'eql'] and args.seeds == [0] and args.jobs == 2
     echo = next(line for line in lines if line.startswith('echo '))
     said = subprocess.run(['bash', '-c', echo], capture_output=True, text=True, check=True).stdout

@@ -1,15 +1,15 @@
-"""tools/analysis_tools/direction_table.py: the rule of the direction table, by hand."""
+"""tools/benchmark/direction_table.py: the rule of the direction table, by hand."""
 import json
-import os.path as osp
 
 import pytest
-from conftest import ROOT, _tool_module
 
-TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'direction_table.py')
+from mmdet_eql.benchmark import direction
+
+TOOL = 'mmdet_eql.benchmark.direction'
 
 
 def tool():
-    return _tool_module(TOOL)
+    return direction
 
 
 @pytest.mark.parametrize('published, measured, spread, expect', [(4.1, 2.0, 1.0, 'agree'),

@@ -3,18 +3,16 @@ and the errors that name the fix (--data-root, --max-iters, --amp on the CPU, th
 a machine without CUDA, a checkpoint URL that cannot be downloaded)."""
 import os
 import os.path as osp
-import sys
 
 import pytest
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
 LEAF = osp.join(ROOT, 'configs', 'eql', 'mask-rcnn_r50_fpn_eql_sample1e-3-ms-1x_lvis-v1.py')
 
 
 def train_cfg(*argv):
-    import train
+    from mmdet_eql.apis import train
     return train.build_cfg(train.parse_args([LEAF, *argv]))
 
 

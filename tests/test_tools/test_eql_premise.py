@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'eql_premise.py')
+TOOL = 'mmdet_eql.analysis.eql_premise'
 
 
 def cat(freq, group, neg, other):

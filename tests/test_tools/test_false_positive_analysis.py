@@ -2,11 +2,10 @@
 duplicate, look-alike or background false positive) on a hand-made val, and the per-image budget
 (--per-image), which keeps each image's highest-scoring detections before anything is counted."""
 import json
-import os.path as osp
 
-from conftest import ROOT, _tool_module
+from mmdet_eql.analysis import false_positives
 
-TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'false_positive_analysis.py')
+TOOL = 'mmdet_eql.analysis.false_positives'
 
 GT = dict(
     images=[dict(id=1, width=64, height=64),
@@ -36,7 +35,7 @@ def counts(res, group):
 
 
 def test_kinds_and_the_per_image_budget():
-    fpa = _tool_module(TOOL)
+    fpa = false_positives
     res = fpa.analyse(GT, DETS, score_thr=0.0)
     assert counts(res, 'f') == dict(dets=3, tp=1, duplicate=1, fp_background=1, gt=1)
     assert counts(res, 'c') == dict(dets=1, fp_lookalike=1)

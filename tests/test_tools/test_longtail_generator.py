@@ -2,15 +2,13 @@ import filecmp
 import json
 import os
 import os.path as osp
-import sys
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))
-from longtail import PRESETS, Preset, check_preset, generate  # noqa: E402
+from mmdet_eql.benchmark.synthetic import PRESETS, Preset, check_preset, generate
 
-TOOL = osp.join(ROOT, 'tools', 'misc', 'make_longtail_dataset.py')
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = 'mmdet_eql.benchmark.synthetic.cli'
 
 
 def all_files(root):
@@ -92,7 +90,7 @@ def test_steep_preset_is_in_lvis_regime():
     """The steep preset's planned tail (train image counts; instances follow them, one object of
     a class per image, up to the padding): the groups' shares near LVIS v1's, far steeper than
     small's."""
-    from longtail.presets import train_image_counts
+    from mmdet_eql.benchmark.synthetic.presets import train_image_counts
 
     def shares(p):
         counts = train_image_counts(p)

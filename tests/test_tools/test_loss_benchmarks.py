@@ -1,23 +1,17 @@
 """The EQL variants the speed benchmarks time compute EQL itself, and the loss benchmark runs.
 
-benchmark_loss.py and benchmark_eql_step.py compare EQLLoss with a simple candidate (plain BCE
-with a per-element weight) and with plain sigmoid BCE; a speed comparison is only worth something
-if the candidate computes the same loss and gradient as EQLLoss, and the baseline plain BCE.
+mmdet_eql.speed.loss and mmdet_eql.speed.eql_step (tools/speed/) compare EQLLoss with a simple
+candidate (plain BCE with a per-element weight) and with plain sigmoid BCE; a speed comparison is
+only worth something if the candidate computes the same loss and gradient as EQLLoss, and the
+baseline plain BCE.
 """
-import os.path as osp
-import sys
-
 import pytest
 import torch
 import torch.nn.functional as F
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
-
-import benchmark_eql_step  # noqa: E402
-import benchmark_loss  # noqa: E402
-
-from mmdet_eql.models.losses import EQLLoss  # noqa: E402
+from mmdet_eql.models.losses import EQLLoss
+from mmdet_eql.speed import eql_step as benchmark_eql_step
+from mmdet_eql.speed import loss as benchmark_loss
 
 #: mmdet's weight_reduce_loss divides a 'mean' by avg_factor + float32 eps
 AVG = 7.0 + torch.finfo(torch.float32).eps

@@ -1,4 +1,4 @@
-"""The benchmark's pre-trained start (tools/misc/pretrain_longtail_backbone.py): the checkpoint and
+"""The benchmark's pre-trained start (tools/benchmark/pretrain_backbone.py): the checkpoint and
 its record, its loading into the detector's backbone through the leaves' init_cfg, and the refusal
 of a stale or mismatched checkpoint."""
 import json
@@ -8,17 +8,17 @@ import shutil
 
 import pytest
 import torch
-from conftest import ROOT, TINY_PRETRAIN, _tool_module, run_tool_in_process
+from conftest import ROOT, TINY_PRETRAIN, run_tool_in_process
 
-PRETRAIN = osp.join(ROOT, 'tools', 'misc', 'pretrain_longtail_backbone.py')
-PRETRAINED_LEAF = osp.join(ROOT, 'configs', 'longtail-demo-pretrained',
-                           'mask-rcnn_r18-half-pt_fpn_sigmoid_rfs-900it_longtail-small.py')
-#: the detector's backbone (configs/longtail-demo/)
+from mmdet_eql.benchmark import pretrain
+
+LEAF = osp.join(ROOT, 'configs', 'benchmark', 'mask-rcnn_r18-half_fpn_sigmoid_rfs_longtail.py')
+#: the detector's backbone (configs/benchmark/)
 BACKBONE = dict(type='ResNet', depth=18, base_channels=32, num_stages=4, out_indices=(0, 1, 2, 3))
 
 
 def tool():
-    return _tool_module(PRETRAIN)
+    return pretrain
 
 
 def backbone_state(**kw):
@@ -48,10 +48,8 @@ def test_checkpoint_holds_the_detector_backbone_and_its_record(tiny_pretrained):
 def test_pretraining_labels_are_not_the_benchmark_classes():
     """No pre-training class shares its shape or its colour with a benchmark class: the hues lie
     further apart than the renderer's jitter (+-6 degrees) on both sides."""
-    import sys
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))
-    from longtail.presets import (COLOURS, PRETRAIN_COLOURS, PRETRAIN_SHAPES, SHAPES,
-                                  pretrain_category_table)
+    from mmdet_eql.benchmark.synthetic.presets import (COLOURS, PRETRAIN_COLOURS, PRETRAIN_SHAPES,
+                                                       SHAPES, pretrain_category_table)
     assert not set(PRETRAIN_SHAPES) & set(SHAPES)
     for _, hue in PRETRAIN_COLOURS:
         gap = min(min(abs(hue - h), 360 - abs(hue - h)) for _, h in COLOURS)
@@ -60,23 +58,21 @@ def test_pretraining_labels_are_not_the_benchmark_classes():
     assert len(cats) == 64 and len({c['name'] for c in cats}) == 64
 
 
-def test_checkpoint_loads_into_the_detector_backbone(tiny_pretrained, tiny_data, monkeypatch):
-    """The pre-trained leaf's model, built and initialised as tools/train.py's Runner does it
-    (the registry, then init_weights), holds the checkpoint's tensors in its backbone, exactly;
-    the from-scratch leaf's does not."""
+def test_checkpoint_loads_into_the_detector_backbone(tiny_pretrained, tiny_data):
+    """The leaf's model in the pre-trained regime, built and initialised as tools/train.py's
+    Runner does it (the registry, then init_weights), holds the checkpoint's tensors in its
+    backbone, exactly; the same leaf from scratch does not."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
-    from mmengine.config import Config
+
+    from mmdet_eql.benchmark.methods import load_config
     register_all_modules(init_default_scope=True)
     ckpt = osp.join(tiny_pretrained, 'backbone.pth')
-    monkeypatch.setenv('LONGTAIL_PRETRAINED', ckpt)
-    monkeypatch.setenv('LONGTAIL_DATA_ROOT', tiny_data)  # the head reads its class frequencies
-    monkeypatch.setenv('LONGTAIL_NUM_CLASSES', '16')
+    # the head reads its class frequencies from the data root
+    env = dict(LONGTAIL_PRETRAINED=ckpt, LONGTAIL_DATA_ROOT=tiny_data, LONGTAIL_NUM_CLASSES='16')
     saved = torch.load(ckpt, map_location='cpu', weights_only=False)['state_dict']
-    for leaf, loaded in ((PRETRAINED_LEAF, True),
-                         (PRETRAINED_LEAF.replace('-pretrained', '').replace('-half-pt',
-                                                                             '-half'), False)):
-        cfg = Config.fromfile(leaf)
+    for regime, loaded in (('pretrained', True), ('scratch', False)):
+        cfg = load_config(LEAF, regime, env)
         torch.manual_seed(0)
         model = MODELS.build(cfg.model)
         model.init_weights()
@@ -206,12 +202,12 @@ def test_mismatched_checkpoint_is_refused(tiny_pretrained, tmp_path, tiny_data):
     record = json.load(open(osp.join(d, 'pretrain.json')))
     record['checkpoint_sha256'] = mod.sha256_files(osp.join(d, 'backbone.pth'))
     json.dump(record, open(osp.join(d, 'pretrain.json'), 'w'))
-    res = run_tool_in_process(
-        osp.join(ROOT, 'tools', 'misc', 'run_longtail_demo.py'), '--preset', 'tiny', '--data-root',
-        tiny_data, '--work-dir', str(tmp_path / 'wd'), '--regime', 'pretrained', '--methods', 'rfs',
-        '--pretrained-dir', d, '--pretrain-options',
-        *[f'{k}={v}' for k, v in TINY_PRETRAIN.items()])
+    res = run_tool_in_process('mmdet_eql.benchmark.detection',
+                              '--preset', 'tiny', '--data-root', tiny_data, '--work-dir',
+                              str(tmp_path / 'wd'), '--regime', 'pretrained', '--methods', 'rfs',
+                              '--pretrained-dir', d, '--pretrain-options',
+                              *[f'{k}={v}' for k, v in TINY_PRETRAIN.items()])
     assert res.returncode != 0
-    assert 'mask-rcnn_r18-half-pt_fpn_sigmoid_rfs-900it_longtail-small.py' in res.stderr
+    assert 'mask-rcnn_r18-half_fpn_sigmoid_rfs_longtail.py' in res.stderr
     assert "does not fit the detector's backbone" in res.stderr, res.stderr
     assert not (tmp_path / 'wd' / 'rfs_seed0').exists()  # nothing trained

@@ -1,4 +1,5 @@
-"""rescore_negatives.py: val files with k verified negatives per image, and the sweep over them."""
+"""mmdet_eql.benchmark.rescore (tools/benchmark/rescore_negatives.py): val files with k verified
+negatives per image, and the sweep over them."""
 import json
 import os.path as osp
 import sys
@@ -9,16 +10,14 @@ import pytest
 from mmdet_eql.evaluation import lvis_eval
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_evaluation'))
 
-import rescore_negatives as rn  # noqa: E402
+from mmdet_eql.benchmark import rescore as rn  # noqa: E402
 
 
 @pytest.fixture(scope='module')
 def dataset(tmp_path_factory):
-    from longtail import generate
+    from mmdet_eql.benchmark.synthetic import generate
     root = tmp_path_factory.mktemp('data')
     generate(str(root), preset='tiny', seed=1, progress=False)
     return root

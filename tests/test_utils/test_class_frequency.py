@@ -12,6 +12,7 @@ from mmdet_eql.utils.class_frequency import (count_categories, frequency_group, 
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'class_frequency.py')
+MODULE = 'mmdet_eql.analysis.class_frequency'
 LVIS_SAMPLE = osp.join(ROOT, 'tests', 'data', 'lvis_v0.5_val_100.json')
 
 
@@ -92,7 +93,7 @@ def test_tool_rejects_malformed_files(tmp_path, mutate, message, run_tool):
     mutate(ann)
     path = tmp_path / 'bad.json'
     path.write_text(json.dumps(ann))
-    res = run_tool(TOOL, str(path), '--out', str(tmp_path / 'o.json'))  # in-process main
+    res = run_tool(MODULE, str(path), '--out', str(tmp_path / 'o.json'))  # in-process main
     assert res.returncode == 2
     assert message in res.stderr and 'Traceback' not in res.stderr
 
@@ -102,7 +103,7 @@ def test_tool_reports_missing_and_empty_files(tmp_path, run_tool):
                                                                        'is empty')):
         if 'empty' in str(path):
             path.write_text('')
-        res = run_tool(TOOL, str(path), '--out', str(tmp_path / 'o.json'))  # in-process main
+        res = run_tool(MODULE, str(path), '--out', str(tmp_path / 'o.json'))  # in-process main
         assert res.returncode == 2 and message in res.stderr
 
 

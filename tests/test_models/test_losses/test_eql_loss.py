@@ -274,8 +274,7 @@ def test_labels_out_of_range_and_non_finite_scores():
 def test_config_with_eql_but_no_frequencies_fails_when_the_model_is_built():
     """A plain bbox head with EQLLoss and no class_freq: an error at build time, naming the fix."""
     from mmengine.config import Config
-    cfg = Config.fromfile(
-        'configs/longtail-demo/mask-rcnn_r18-half_fpn_random-900it_longtail-small.py')
+    cfg = Config.fromfile('configs/benchmark/mask-rcnn_r18-half_fpn_random_longtail.py')
     cfg.model.roi_head.bbox_head.loss_cls = dict(type='EQLLoss', num_classes=64)
     with pytest.raises(
             ValueError, match='EQLLoss built without class frequencies.*'

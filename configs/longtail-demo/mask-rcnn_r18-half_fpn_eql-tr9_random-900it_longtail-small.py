@@ -1,9 +1,0 @@
-# EQL with lambda chosen by the tail ratio (the EQL paper's Table 2 ablation): the protected
-# classes are the largest set of least frequent classes holding at most 0.091 of the train
-# instances (the paper's lambda = 1.76e-3: 9.1 %, rare + common on LVIS v0.5); EQLLoss sets
-# lambda from the class-frequency file's instance counts and logs the ratio it reached (steep:
-# docs/benchmark.md).
-_base_ = './mask-rcnn_r18-half_fpn_sigmoid_random-900it_longtail-small.py'
-benchmark = dict(method='eql-tr9', label='EQL, tail ratio 0.091')
-
-model = dict(roi_head=dict(bbox_head=dict(loss_cls=dict(lambda_=None, tail_ratio=0.091))))
