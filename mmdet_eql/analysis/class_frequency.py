@@ -8,10 +8,17 @@ of the official EQL code. Give OUT.json as ``class_freq`` to ``EQLLoss`` or
 ``FreqAwareShared2FCBBoxHead``.
 
 The group: ``--groups counts`` (default) derives it from this file's own image counts (r <= 10
-images < c <= 100 < f), right for a full train split; ``--groups file`` keeps the ``frequency``
-field the annotation file carries (LVIS's own groups, counted on the whole of LVIS train), right
-for a subset of LVIS, whose small counts would make most classes rare. The tool says which it
-used, and when the two disagree.
+images < c <= 100 < f, LVIS's cut-offs), right for a full LVIS-sized train split; ``--groups file``
+keeps the ``frequency`` field the annotation file carries (LVIS's own groups), right for a subset
+of LVIS; ``--groups share`` cuts by share of instances as LVIS v1's groups hold them (the least
+frequent classes with 0.4 % of the instances rare, up to 5.5 % common), right for other data,
+whose size makes fixed image counts meaningless. The tool says which it used, and when the file's
+own groups disagree.
+
+Then it prints the lambda choices for EQL on these counts (the paper's tail ratio of 9.1 %, the
+rare group, the rare and common groups, and ``--tail-ratio``), each with the classes it protects
+and the ``loss_cls`` keys that choose it (docs/own_data.md), and warns of classes without train
+images.
 """
 import argparse
 import os.path as osp
@@ -28,12 +35,42 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='class-frequency JSON to write')
     parser.add_argument(
         '--groups',
-        choices=['counts', 'file'],
+        choices=['counts', 'file', 'share'],
         default='counts',
-        help="frequency groups from this file's image counts (default), or the annotation "
-        "file's own 'frequency' field (LVIS's groups; for a subset of LVIS)")
+        help="frequency groups from this file's image counts with LVIS's cut-offs (default), the "
+        "annotation file's own 'frequency' field (for a subset of LVIS), or by share of "
+        'instances as in LVIS v1 (for other data)')
+    parser.add_argument(
+        '--tail-ratio',
+        type=float,
+        help='also print the lambda that protects this share of the train instances (0-1)')
     parser.add_argument('--quiet', action='store_true', help='no progress bars')
     return parser.parse_args(argv)
+
+
+def report_choices(result: dict, tail_ratio=None) -> None:
+    """Prints (and adds to ``result`` as ``lambda_choices``) the lambdas worth considering, and
+    warns of classes without train images."""
+    from mmdet_eql.utils.class_frequency import class_freq_from_records, lambda_choices
+    cf = class_freq_from_records(result['categories'], None, source='this file')
+    empty = [c['name'] for c in result['categories'] if c['image_count'] == 0]
+    if empty:
+        print(f'warning: {len(empty)} categories have no train image (f = 0: '
+              f'{", ".join(map(repr, empty[:5]))}{", ..." if len(empty) > 5 else ""}): they have '
+              'no positive to learn from, and any lambda > 0 protects them; check the class list '
+              'and that this is the train split')
+    rows = lambda_choices(cf, tail_ratio)
+    n = result['num_images_with_annotations']
+    print(f'lambda for EQLLoss (it protects the classes with f_j < lambda; f_j = image_count / '
+          f'{n}):')
+    for r in rows:
+        share = '' if r['tail_ratio'] is None else f', {100 * r["tail_ratio"]:.1f} % of instances'
+        names = ', '.join(map(str,
+                              r['protected'][:8])) + (', ...' if len(r['protected']) > 8 else '')
+        print(f'  {r["choice"]}: lambda {r["lambda_"]:.6g} protects {len(r["protected"])} of '
+              f'{len(cf)} classes{share} ({names or "none"}); '
+              f'loss_cls=dict(type=\'EQLLoss\', {r["config"]})')
+    result['lambda_choices'] = rows
 
 
 @tool_main
@@ -52,6 +89,9 @@ def main(argv=None) -> int:
     differ = [
         c for c in result['categories'] if file_groups.get(c['id']) not in (None, c['frequency'])
     ]
+    if args.tail_ratio is not None and not 0 <= args.tail_ratio <= 1:
+        raise ToolError(f'--tail-ratio is a share of the train instances in [0, 1], got '
+                        f'{args.tail_ratio}')
     if args.groups == 'file':
         missing = [
             c['id'] for c in result['categories'] if file_groups.get(c['id']) not in GROUP_NAMES
@@ -63,9 +103,25 @@ def main(argv=None) -> int:
         for c in result['categories']:
             c['frequency'] = file_groups[c['id']]
         print("frequency groups: the annotation file's own 'frequency' field (--groups file)")
+    elif args.groups == 'share':
+        from mmdet_eql.utils.class_frequency import SHARE_CUTOFFS, groups_by_share
+        cats = result['categories']
+        for c, g in zip(
+                cats, groups_by_share([c['freq'] for c in cats],
+                                      [c['instance_count'] for c in cats])):
+            c['frequency'] = g
+        print('frequency groups: by share of train instances, the least frequent classes with '
+              f'{100 * SHARE_CUTOFFS[0]:g} % rare, up to {100 * SHARE_CUTOFFS[1]:g} % common, as '
+              "LVIS v1's groups hold them (--groups share)")
     else:
         print("frequency groups: from this file's image counts, r <= 10 < c <= 100 < f "
               '(--groups counts)')
+        small = result['num_images_with_annotations'] < 10000
+        if small:
+            print(
+                f'note: on {result["num_images_with_annotations"]} images LVIS\'s cut-offs (10 '
+                'and 100 images, set for its 100,170) say little; --groups share cuts by share of '
+                'instances instead')
         if differ:
             print(f'note: {len(differ)} categories get another group than the file\'s own '
                   f'"frequency" field (first: {differ[0]["name"]!r}, {differ[0]["image_count"]} '
@@ -76,6 +132,7 @@ def main(argv=None) -> int:
         definition='freq = image_count / num_images_with_annotations',
         groups_from='annotation file' if args.groups == 'file' else 'image counts',
         **result)
+    report_choices(result, args.tail_ratio)
     write_json(result, args.out, what='class-frequency file')
     groups = {g: 0 for g in 'rcf'}
     for c in result['categories']:

@@ -32,7 +32,10 @@ def parse_args(argv=None):
     parser.add_argument('--iou-type', nargs='+', default=['bbox'], choices=['bbox', 'segm'])
     parser.add_argument('--out-dir', help='write per-category AP (JSON) and plots here')
     parser.add_argument(
-        '--class-freq', help='class-frequency JSON for the training image counts of the plot')
+        '--class-freq',
+        help='class-frequency JSON (tools/analysis_tools/class_frequency.py on the train file): '
+        'the training image counts of the plot, and, for COCO-format ground truth without LVIS '
+        'frequency groups, the groups of APr / APc / APf')
     parser.add_argument(
         '--protocol',
         nargs='+',
@@ -106,6 +109,11 @@ def main(argv=None) -> int:
     gt = load_json(args.gt, what='ground-truth file')
     if not isinstance(gt, dict) or 'categories' not in gt:
         raise ToolError(f'{args.gt!r} is not an LVIS annotation file (no "categories")')
+    if args.class_freq and not all(c.get('frequency') for c in gt['categories']):
+        gt = evaluation.with_groups(
+            gt, load_json(args.class_freq, what='class-frequency file'), where=args.class_freq)
+        print(f'{args.gt}: no LVIS frequency groups: the groups of {args.class_freq}, and every '
+              'image taken as exhaustively labelled (COCO-format data)')
     summaries, stems, dumped = {}, {}, {}
     for iou in args.iou_type:
         path = results_file(args.results, iou)

@@ -9,6 +9,7 @@ ClassBalancedDataset too) and evaluator at DIR, ``--max-iters N`` trains N itera
 validates and saves ``iter_N.pth`` once (docs/train_test.md).
 """
 import argparse
+import sys
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config
@@ -49,6 +50,13 @@ def parse_args(argv=None):
 
 def build_cfg(args) -> Config:
     cfg = common.load_config(args)
+    from mmdet_eql.utils.run_config import project_hooks_warning, torchvision_error
+    error = torchvision_error(cfg, args.config)  # before the Runner: it would fail at init
+    if error:
+        raise SystemExit(f'error: {error}')
+    warning = project_hooks_warning(cfg, args.config)
+    if warning:  # on stderr: the Runner's logger does not exist yet
+        print(f'warning: {warning}', file=sys.stderr)
     if args.amp:
         import torch
         if not torch.cuda.is_available():

@@ -141,8 +141,10 @@ def make_lvis_format(out_dir: str,
     return out_dir.rstrip('/') + '/'
 
 
-#: the files the LVIS leaves name (torchvision's IMAGENET1K_V1 ResNets)
-IMAGENET_FILES = ('resnet50-0676ba61.pth', 'resnet101-63fe2227.pth')
+#: the files the LVIS leaves name: torchvision's IMAGENET1K_V1 ResNets, and OpenMMLab's conversions
+#: of detectron2's MSRA caffe-style ResNets (the EQL authors' start, configs/eql/_base_/)
+IMAGENET_FILES = ('resnet50-0676ba61.pth', 'resnet101-63fe2227.pth', 'resnet50_msra-5891d200.pth',
+                  'resnet101_msra-6cc46731.pth')
 
 
 def stem_marker():

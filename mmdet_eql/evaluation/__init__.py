@@ -1,8 +1,8 @@
 from .lvis_eval import (POOLED_KEYS, PROTOCOLS, lvis_eval, lvis_eval_lvisapi, summary_keys,
-                        summary_table)
+                        summary_table, with_groups)
 from .metrics import FastLVISMetric
 
 __all__ = [
     'FastLVISMetric', 'lvis_eval', 'lvis_eval_lvisapi', 'summary_table', 'summary_keys',
-    'PROTOCOLS', 'POOLED_KEYS'
+    'PROTOCOLS', 'POOLED_KEYS', 'with_groups'
 ]

@@ -159,6 +159,17 @@ def _validated(gt,
         index_annotations(gt)
     except ValueError as e:
         raise ToolError(f'{gt_name}: {e}') from None
+    ungrouped = [c for c in gt['categories'] if c.get('frequency') not in ('r', 'c', 'f')]
+    if ungrouped:
+        c = ungrouped[0]
+        raise ToolError(
+            f'{gt_name}: {len(ungrouped)} categories have no LVIS frequency group (first: id '
+            f'{c.get("id")}, {c.get("name")!r}, "frequency" {c.get("frequency")!r}; a COCO-format '
+            'file?): APr / APc / APf need a group r, c or f per category. For your own data, make '
+            'a class-frequency JSON from the train annotation file '
+            '(tools/analysis_tools/class_frequency.py) and give it to '
+            'tools/analysis_tools/eval_lvis.py --class-freq FREQ.json: its groups are used and the '
+            'images are taken as exhaustively labelled, as COCO-format data is')
     res_name = results_name or (results if isinstance(results, str) else 'results')
     results = _load(results, 'results file')
     if not isinstance(results, (list, dict)):
@@ -668,6 +679,35 @@ def lvis_eval_lvisapi(gt: Union[str, dict],
     ev = LVISEval(lvis_gt, LVISResults(lvis_gt, res, max_dets=max_dets), iou_type)
     ev.run()
     return {k: float(v) for k, v in ev.results.items()}
+
+
+def with_groups(gt: dict, class_freq: dict, where: str = 'class-frequency file') -> dict:
+    """A COCO-format ground truth made evaluable by the LVIS protocol: each category's frequency
+    group from ``class_freq`` (a class-frequency JSON's content, matched by category id), and every
+    image's absent categories as its verified negatives (COCO-format data labels every object of
+    its classes, so a detection of an absent class is a false positive, as LVIS counts it on a
+    verified negative). Returns a new dict; ``gt`` is not changed."""
+    groups = {c['id']: c.get('frequency') for c in class_freq.get('categories', [])}
+    missing = [c for c in gt['categories'] if groups.get(c['id']) not in ('r', 'c', 'f')]
+    if missing:
+        c = missing[0]
+        raise ToolError(f'{where}: no frequency group for category id {c["id"]} '
+                        f'({c.get("name")!r}) of the ground truth: make it from the train '
+                        'annotation file of the same dataset (tools/analysis_tools/'
+                        'class_frequency.py)')
+    out = dict(gt)
+    out['categories'] = [dict(c, frequency=groups[c['id']]) for c in gt['categories']]
+    present = defaultdict(set)
+    for a in gt['annotations']:
+        present[a['image_id']].add(a['category_id'])
+    ids = [c['id'] for c in gt['categories']]
+    out['images'] = [
+        dict(
+            im,
+            neg_category_ids=[c for c in ids if c not in present[im['id']]],
+            not_exhaustive_category_ids=[]) for im in gt['images']
+    ]
+    return out
 
 
 def summary_table(metrics: Dict[str, dict], keys: Optional[Sequence[str]] = None) -> str:

@@ -84,7 +84,8 @@ def lvis_run_config(leaf: str,
             _shrink(inner_dataset(cfg[loader]).pipeline, short_side)
     if batch_size:
         cfg.train_dataloader.batch_size = batch_size
-    cfg.train_cfg.max_epochs = 1
+    if cfg.train_cfg.get('type', 'EpochBasedTrainLoop') == 'EpochBasedTrainLoop':
+        cfg.train_cfg.max_epochs = 1  # (an iteration-based leaf: tools/train.py --max-iters)
     if not validate:
         cfg.train_cfg.val_begin = 2  # after the only epoch: never
     if proposals and 'rpn' in cfg.model.get('test_cfg', {}):

@@ -10,7 +10,7 @@ frequent > 100. Everything here is pure Python/numpy so the tool and the losses 
 import json
 import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -322,10 +322,19 @@ def check_class_names(cf: ClassFrequency, names: Sequence[str]) -> None:
     ]
     if diff:
         i = diff[0]
+        ours = [NAME_ALIASES.get(a, a) for a in cf.names]
+        theirs = [NAME_ALIASES.get(b, b) for b in names]
+        if sorted(ours) == sorted(theirs):
+            why = ('the same names in another order: the frequencies list the categories by id '
+                   '(as every file of this project does), so list the config\'s classes '
+                   '(metainfo) in the order of their category ids')
+        else:
+            why = ('the frequencies are of another dataset (or another version of it, e.g. LVIS '
+                   'v0.5 against v1): make them from the train annotation file of this one '
+                   '(tools/analysis_tools/class_frequency.py)')
         raise ValueError(
             f'class frequencies from {cf.source} do not match the dataset classes: {len(diff)} '
-            f'names differ (first at index {i}: {cf.names[i]!r} vs {names[i]!r}); '
-            'is it a file of another dataset version (LVIS v0.5 vs v1)?')
+            f'names differ (first at index {i}: {cf.names[i]!r} vs {names[i]!r}); {why}')
 
 
 def summarize_protection(cf: ClassFrequency, lambda_: float) -> str:
@@ -337,3 +346,72 @@ def summarize_protection(cf: ClassFrequency, lambda_: float) -> str:
         totals = cf.count_by_group(np.ones(len(cf), bool))
         line += ' (' + ', '.join(f'{GROUP_NAMES[g]} {by_group[g]}/{totals[g]}' for g in 'rcf') + ')'
     return line
+
+
+#: the EQL paper's tail ratio at its LVIS v0.5 lambda (Table 2: lambda 1.76e-3 protects the
+#: classes holding 9.1 % of the train instances); the paper recommends 2-10 %
+PAPER_TAIL_RATIO = 0.091
+#: groups by share of instances (``groups_by_share``): LVIS v1 train's rare classes hold 0.4 % of
+#: its instances and rare + common 5.5 % (0.4 + 5.1)
+SHARE_CUTOFFS = (0.004, 0.055)
+
+
+def groups_by_share(freq: Sequence[float],
+                    instance_counts: Sequence[int],
+                    cutoffs: Tuple[float, float] = SHARE_CUTOFFS) -> List[str]:
+    """Frequency groups by share of instances, for data whose size makes LVIS's fixed cut-offs
+    (10 and 100 images) meaningless: the least frequent classes (by f, equal f together) holding
+    at most ``cutoffs[0]`` of the train instances are rare, those up to ``cutoffs[1]`` common, the
+    rest frequent; the shares LVIS v1's own groups hold."""
+    freq = np.asarray(freq, dtype=np.float64)
+    counts = np.asarray(instance_counts, dtype=np.float64)
+    total = max(counts.sum(), 1.0)
+    out = []
+    for f in freq:
+        share = counts[freq <= f].sum() / total  # this class and every less frequent one
+        out.append('r' if share <= cutoffs[0] + 1e-12 else 'c' if share <= cutoffs[1] +
+                   1e-12 else 'f')
+    return out
+
+
+def lambda_between(cf: ClassFrequency, protect: np.ndarray) -> Optional[float]:
+    """The lambda that protects exactly the classes of ``protect`` (the midpoint between their
+    largest f and the smallest f of the others), None when no lambda does (a protected class is
+    as frequent as an unprotected one)."""
+    if not protect.any():
+        return 0.0
+    top = cf.freq[protect].max()
+    if protect.all():
+        return float(np.nextafter(top, np.inf))
+    rest = cf.freq[~protect].min()
+    return float((top + rest) / 2) if top < rest else None
+
+
+def lambda_choices(cf: ClassFrequency, tail_ratio: Optional[float] = None) -> List[dict]:
+    """The lambdas worth considering for these frequencies, each with what it protects: the
+    paper's tail ratio, the rare group, the rare and common groups (when groups are known), and
+    ``tail_ratio`` when given. Each: choice, lambda_, protected (names or indices), tail_ratio
+    (share of instances in the protected classes, when counts are known), config (the
+    ``loss_cls`` keys that choose it)."""
+    rows = []
+    ratios = [(f'tail ratio {100 * PAPER_TAIL_RATIO:g} % (the paper\'s)', PAPER_TAIL_RATIO)]
+    if tail_ratio is not None:
+        ratios.append((f'tail ratio {100 * tail_ratio:g} % (--tail-ratio)', tail_ratio))
+    if cf.instance_counts is not None:
+        for label, ratio in ratios:
+            lam = cf.lambda_for_tail_ratio(ratio)
+            rows.append(
+                dict(choice=label, lambda_=lam, config=f'lambda_=None, tail_ratio={ratio:g}'))
+    if cf.groups is not None:
+        groups = np.array(cf.groups)
+        for label, which in (('rare', ('r', )), ('rare + common', ('r', 'c'))):
+            lam = lambda_between(cf, np.isin(groups, which))
+            if lam is not None:
+                rows.append(
+                    dict(choice=f'the {label} group', lambda_=lam, config=f'lambda_={lam:.6g}'))
+    for row in rows:
+        mask = cf.protected(row['lambda_'])
+        row['protected'] = [cf.names[i] if cf.names else i for i in np.flatnonzero(mask)]
+        row['tail_ratio'] = cf.tail_ratio(
+            row['lambda_']) if cf.instance_counts is not None else None
+    return rows

@@ -129,3 +129,95 @@ def config_from_env(path: str, env: dict):
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+
+
+#: the hooks the project's leaves list in ``custom_hooks``, and what each is for
+PROJECT_HOOKS = {
+    'ClassFreqCheckHook': 'stops a run whose class frequencies name other classes than the data',
+    'RNGStateHook': "keeps torch's generator state in checkpoints, so a resumed run is exact",
+}
+
+
+def _holds_class_freq(node) -> bool:
+    if isinstance(node, dict):
+        return node.get('class_freq') is not None or any(
+            _holds_class_freq(v) for v in node.values())
+    if isinstance(node, (list, tuple)):
+        return any(_holds_class_freq(v) for v in node)
+    return False
+
+
+def missing_project_hooks(cfg) -> list:
+    """The project's hooks (:data:`PROJECT_HOOKS`) that a config importing mmdet_eql does not list
+    in ``custom_hooks``: RNGStateHook always, ClassFreqCheckHook when the model holds class
+    frequencies. mmengine replaces a parent's ``custom_hooks`` list with a child's, so a child
+    that adds one hook drops the parent's unless it lists them again."""
+    imports = (cfg.get('custom_imports') or {}).get('imports', [])
+    if 'mmdet_eql' not in imports:
+        return []
+    have = {h.get('type') for h in cfg.get('custom_hooks', None) or []}
+    want = (['ClassFreqCheckHook'] if _holds_class_freq(cfg.get('model', {})) else []) + \
+        ['RNGStateHook']
+    return [h for h in want if h not in have]
+
+
+def project_hooks_warning(cfg, where: str) -> Optional[str]:
+    """The warning for :func:`missing_project_hooks`, naming the list to write; None when none
+    is missing."""
+    missing = missing_project_hooks(cfg)
+    if not missing:
+        return None
+    have = [h.get('type') for h in cfg.get('custom_hooks', None) or []]
+    keep = [h for h in PROJECT_HOOKS if h in missing or h in have] + \
+        [h for h in have if h not in PROJECT_HOOKS]
+    listed = ', '.join(f"dict(type='{h}')" for h in keep)
+    what = '; '.join(f'{h} {PROJECT_HOOKS[h]}' for h in missing)
+    return (f'{where}: custom_hooks lacks {", ".join(missing)} ({what}). A child config\'s '
+            'custom_hooks replaces its parent\'s whole list, so a child that adds a hook must list '
+            f'the parent\'s again: custom_hooks = [{listed}]')
+
+
+#: torchvision's IMAGENET1K_V1 ResNets by URL: what ``torchvision://resnet50`` names, without
+#: importing torchvision (the LVIS leaves name them so)
+TORCHVISION_URLS = {
+    'resnet50': 'https://download.pytorch.org/models/resnet50-0676ba61.pth',
+    'resnet101': 'https://download.pytorch.org/models/resnet101-63fe2227.pth',
+}
+
+
+def torchvision_checkpoints(node, where: str = '') -> list:
+    """(key, value) of every ``torchvision://`` checkpoint a config names (mmengine resolves them
+    by importing torchvision)."""
+    out = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += torchvision_checkpoints(v, f'{where}.{k}' if where else str(k))
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            out += torchvision_checkpoints(v, f'{where}[{i}]')
+    elif isinstance(node, str) and node.startswith('torchvision://'):
+        out.append((where, node))
+    return out
+
+
+def torchvision_error(cfg, where: str) -> Optional[str]:
+    """The error for a config that names ``torchvision://`` weights on a machine where torchvision
+    does not import (it is not installed, or its build does not load beside this torch), with the
+    URL to name instead; None when there is none or torchvision imports."""
+    found = torchvision_checkpoints(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg)
+    if not found:
+        return None
+    try:
+        import torchvision  # noqa: F401
+        return None
+    except Exception as e:  # ModuleNotFoundError, or a build that does not load (OSError, ...)
+        why = f'{type(e).__name__}: {e}'
+    key, value = found[0]
+    name = value[len('torchvision://'):]
+    url = TORCHVISION_URLS.get(name)
+    fix = (f"name the same weights by URL: --cfg-options {key}={url} (or in the config, as the "
+           'LVIS leaves of configs/ do; mmengine downloads the file once into '
+           '$TORCH_HOME/hub/checkpoints/, where it can also be put by hand)'
+           if url else f'name the weights by URL or a local file in {key}')
+    return (f'{where}: {key} = {value!r} needs torchvision, which does not import here ({why}); '
+            f'{fix}')

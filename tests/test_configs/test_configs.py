@@ -24,20 +24,21 @@ CONFIGS = [p for p in ALL_CONFIGS if p not in CLS_CONFIGS]
 # {backbone}_{method}_{schedule}_{dataset}.py (configs/README.md)
 CLS_NAME_RULE = re.compile(r'^(resnet8|resnet32)_(ce|seql-g[0-9.]+)_(\d+e)'
                            r'_(cifar100-lt-ir\d+|longtail-cls)\.py$')
-# the embedded benchmark's pre-training (configs/benchmark/pretrain/): {backbone}_{set}_pretrain.py
+# the benchmark's pre-training (configs/benchmark/pretrain/): {backbone}_{set}_pretrain.py
 PRETRAIN_NAME_RULE = re.compile(r'^(resnet18-half)_(shapes64)_pretrain\.py$')
 
 # {algorithm}_{backbone}_{neck}[_{method}]_{sampler-aug-schedule}_{dataset}[_{test protocol}].py
-# (configs/README.md)
-# The method field is any lower-case name (its loss, as the leaf's folder calls it): a new loss
-# needs no edit here. The benchmark's leaves (dataset `longtail`) take their schedule from the
-# preset, so they name none.
-NAME_RULE = re.compile(r'^(mask-rcnn|cascade-mask-rcnn|faster-rcnn|retinanet|atss|fcos)'
-                       r'_(r50|r101|x101-32x4d|x101-64x4d|r18-half)'
-                       r'_fpn'
-                       r'(_[a-z][a-z0-9.-]*)?'
-                       r'_(random|sample1e-3|rfs)(-ms)?'
-                       r'(-(\d+x|\d+e)_(lvis-v1|lvis-v0\.5)(_ap-fixed)?|_longtail)\.py$')
+# (configs/README.md). The method field is any lower-case name (its loss, as the leaf's folder
+# calls it): a new loss needs no edit here. The schedule: epochs (12e), mmdet's 1x / 2x, or
+# thousands of iterations (90k, the EQL authors'); the benchmark's leaves (dataset `longtail`)
+# take their schedule from the preset, so they name none.
+NAME_RULE = re.compile(
+    r'^(mask-rcnn|cascade-mask-rcnn|faster-rcnn|retinanet|atss|fcos)'
+    r'_(r50|r101|x101-32x4d|x101-64x4d|r18-half)(-caffe)?'
+    r'_fpn'
+    r'(_[a-z][a-z0-9.-]*)?'
+    r'_(random|sample[0-9]e-[0-9]|rfs)(-ms|-paper)?'
+    r'(-(\d+x|\d+e|\d+k)_(lvis-v1|lvis-v0\.5)(_ap-fixed)?|_longtail)\.py$')
 
 
 @functools.lru_cache(maxsize=None)

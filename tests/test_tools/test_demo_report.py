@@ -129,8 +129,10 @@ def test_make_demo_runs_a_regime_the_runner_has_and_says_which():
     args = detection.parse_args(shlex.split(call)[2:])
     from mmdet_eql.benchmark.synthetic import PRESETS
     assert args.preset in PRESETS and args.regime in methods.REGIMES
-    assert args.methods == ['sigmoid', 'eql'] and args.seeds == [0] and args.jobs == 2
+    # the baseline, EQL, and the positive control the first line names
+    assert args.methods == ['sigmoid', 'eql', 'eql-rfs'] and args.seeds == [0] and args.jobs == 2
     echo = next(line for line in lines if line.startswith('echo '))
     said = subprocess.run(['bash', '-c', echo], capture_output=True, text=True, check=True).stdout
     words = {'scratch': 'from scratch', 'pretrained': 'pre-trained'}[args.regime]
     assert said.startswith(f'[demo] regime {args.preset} {words}:'), said
+    assert 'eql-rfs as the positive control' in said

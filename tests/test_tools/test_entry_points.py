@@ -127,3 +127,56 @@ def test_a_checkpoint_url_that_cannot_be_downloaded_names_the_hub_cache(tmp_path
     torch.save({'w': torch.ones(2)}, want)
     assert torch.equal(
         CheckpointLoader.load_checkpoint(url, map_location='cpu')['w'], torch.ones(2))
+
+
+def test_a_child_that_drops_the_projects_hooks_is_warned(tmp_path, capsys):
+    """mmengine replaces a parent's custom_hooks list with a child's: a child of an EQL leaf that
+    adds the gradient-ratio monitor alone would drop ClassFreqCheckHook and RNGStateHook silently.
+    tools/train.py says which hooks are missing and the list to write; the leaf itself, and a child
+    that lists them again, get no such warning."""
+    from mmengine.config import Config
+
+    from mmdet_eql.apis import train
+    from mmdet_eql.utils.run_config import missing_project_hooks
+    child = tmp_path / 'child.py'
+    child.write_text(f"_base_ = '{LEAF}'\ncustom_hooks = [dict(type='GradientRatioMonitorHook')]\n")
+    assert missing_project_hooks(Config.fromfile(LEAF)) == []
+    assert missing_project_hooks(Config.fromfile(
+        str(child))) == ['ClassFreqCheckHook', 'RNGStateHook']
+    capsys.readouterr()
+    train.build_cfg(train.parse_args([str(child)]))
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert 'custom_hooks lacks ClassFreqCheckHook, RNGStateHook' in text, text
+    assert ("custom_hooks = [dict(type='ClassFreqCheckHook'), dict(type='RNGStateHook'), "
+            "dict(type='GradientRatioMonitorHook')]") in text
+    fixed = tmp_path / 'fixed.py'
+    fixed.write_text(f"_base_ = '{LEAF}'\ncustom_hooks = [dict(type='ClassFreqCheckHook'), "
+                     "dict(type='RNGStateHook'), dict(type='GradientRatioMonitorHook')]\n")
+    assert missing_project_hooks(Config.fromfile(str(fixed))) == []
+
+
+def test_torchvision_weights_get_an_error_that_names_the_key_and_the_url(tmp_path, monkeypatch):
+    """mmdet's own COCO base names torchvision://resnet50; without a loadable torchvision the run
+    used to end in a bare ModuleNotFoundError at weight initialisation. tools/train.py now stops
+    at the start naming the key and the URL of the same weights."""
+    import builtins
+
+    from mmdet_eql.apis import train
+    real_import = builtins.__import__
+
+    def no_torchvision(name, *args, **kwargs):
+        if name == 'torchvision' or name.startswith('torchvision.'):
+            raise ModuleNotFoundError("No module named 'torchvision'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, '__import__', no_torchvision)
+    leaf = tmp_path / 'coco.py'
+    leaf.write_text("_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'\n")
+    with pytest.raises(SystemExit) as e:
+        train.build_cfg(train.parse_args([str(leaf)]))
+    msg = str(e.value)
+    assert "model.backbone.init_cfg.checkpoint = 'torchvision://resnet50' needs torchvision" in msg
+    assert 'https://download.pytorch.org/models/resnet50-0676ba61.pth' in msg
+    # the project's leaves name the URL: no error
+    train.build_cfg(train.parse_args([LEAF]))

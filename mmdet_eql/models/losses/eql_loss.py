@@ -6,6 +6,7 @@ has C outputs (no background logit): a background RoI is one whose C sigmoid tar
 import logging
 from typing import List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -46,18 +47,33 @@ def protection_notes(
     classes LVIS calls frequent (> 100 train images), as the authors' LVIS v1 setting does."""
     mask = cf.protected(lambda_)
     out = []
+    empty = np.flatnonzero(cf.freq == 0)
+    if len(empty):
+        names = ', '.join(repr(cf.names[i]) if cf.names else f'class {i}' for i in empty[:5])
+        out.append((logging.WARNING, f'{len(empty)} of {len(cf)} classes have no train image '
+                    f'(f = 0: {names}{", ..." if len(empty) > 5 else ""}): they have no positive '
+                    'to learn from' + (', and lambda > 0 protects them' if lambda_ > 0 else '') +
+                    '; check the class list and the annotation file the frequencies came from'))
     if lambda_ > 0 and not mask.any():
         out.append((logging.WARNING, f'lambda={lambda_:g} protects no class (smallest frequency '
                     f'{cf.freq.min():.3g}): {unprotected}'))
+    if len(cf) > 1 and mask.all():
+        out.append(
+            (logging.WARNING, f'lambda={lambda_:g} protects all {len(cf)} classes '
+             f'(largest frequency {cf.freq.max():.3g}): every class then ignores the '
+             'negative gradient of the other classes\' objects, the frequent ones too, which '
+             'is not what EQL is for; take lambda below the frequent classes\' f, or '
+             'lambda_=None with tail_ratio=0.091 (the paper\'s), or run '
+             'tools/analysis_tools/class_frequency.py, which prints the choices'))
     n_freq = cf.count_by_group(mask).get('f', 0)
-    if n_freq:
+    if n_freq and not mask.all():
         counts = ''
         if cf.image_counts is not None:
             c = [n for n, g, m in zip(cf.image_counts, cf.groups, mask) if g == 'f' and m]
             counts = f' ({min(c)}-{max(c)} train images)'
-        msg = (f'lambda={lambda_:g} also protects {n_freq} classes that LVIS calls frequent'
-               f'{counts}: f_j < lambda cuts by the share of images, LVIS\'s groups by "more '
-               'than 100 images"')
+        msg = (f'lambda={lambda_:g} also protects {n_freq} classes of the frequent group'
+               f'{counts}: f_j < lambda cuts by the share of images, the groups by LVIS\'s '
+               '"more than 100 images"')
         if lambda_ == AUTHORS_V1_LAMBDA and is_lvis_v1(cf):
             msg += ('; this is the EQLv2 authors\' own EQL setting for LVIS v1 (lambda=0.0011), '
                     'although the EQL paper finds protecting many frequent classes hurts them')
@@ -211,8 +227,11 @@ class EQLLoss(CWideSigmoidHeadMixin, nn.Module):
         super().__init__()
         if tail_ratio is not None:
             if lambda_ is not None:
-                raise ValueError('EQLLoss: give lambda_ or tail_ratio, not both (with tail_ratio, '
-                                 f'set lambda_=None; got lambda_={lambda_!r})')
+                raise ValueError(
+                    f'EQLLoss: give lambda_ or tail_ratio, not both (got lambda_={lambda_!r} and '
+                    f'tail_ratio={tail_ratio!r}); a config that inherits one of them sets the '
+                    'other to None: loss_cls=dict(lambda_=0.0, tail_ratio=None) to fix lambda, '
+                    'loss_cls=dict(lambda_=None, tail_ratio=0.091) to choose it by tail ratio')
             check_loss_args('EQLLoss', num_classes, use_sigmoid, reduction, tail_ratio=tail_ratio)
             if tail_ratio > 1:
                 raise ValueError(f'EQLLoss: tail_ratio is a share of the train instances, in [0, '

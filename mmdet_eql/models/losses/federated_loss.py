@@ -14,6 +14,7 @@ As in the authors' code, the background label counts among the present labels wh
 background RoIs, so the set holds ``num_sample_cats - 1`` foreground classes then (all present
 classes if there are more).
 """
+import logging
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -144,6 +145,16 @@ class FederatedLoss(CWideSigmoidHeadMixin, nn.Module):
         self.sample_weights.copy_(weights.to(self.sample_weights.device))
         self.class_freq = cf
         source = 'image counts' if cf.image_counts is not None else 'frequencies'
+        if self.num_sample_cats >= self.num_classes:
+            print_log(
+                f'FederatedLoss: num_sample_cats={self.num_sample_cats} is not below the '
+                f'{self.num_classes} classes: every call\'s set holds every class (all but one '
+                'when a background RoI takes a place), so the loss is plain sigmoid cross-entropy. '
+                'The authors\' 50 is for LVIS\'s 1203 classes (4 %); set num_sample_cats well '
+                'below the class count',
+                logger='current',
+                level=logging.WARNING)
+            return
         print_log(
             f'FederatedLoss: {self.num_sample_cats} classes a call (present ones first), the '
             f'rest drawn by {source} ** {self.freq_weight_power:g} from {cf.source}',

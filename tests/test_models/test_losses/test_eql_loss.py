@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -214,7 +215,7 @@ def test_lambda_notes():
     (level, msg), = protection_notes(v1, 0.0011)
     # the authors' own setting: information with the reason, not a warning
     assert level == logging.INFO
-    assert msg.startswith('lambda=0.0011 also protects 17 classes that LVIS calls frequent '
+    assert msg.startswith('lambda=0.0011 also protects 17 classes of the frequent group '
                           '(101-109 train images)')
     assert protection_notes(load_preset('lvis_v0.5'), 0.00177) == []
     (level, msg), = protection_notes(v1, 1e-9)
@@ -341,3 +342,33 @@ def test_tail_ratio_on_lvis_v05_gives_the_papers_lambdas():
         assert cf.tail_ratio(lam) == pytest.approx(ratio, abs=0.0075), lam
         back = cf.lambda_for_tail_ratio(cf.tail_ratio(lam))
         assert (cf.protected(back) == cf.protected(lam)).all(), lam
+
+
+def test_notes_on_own_data_traps():
+    """A class without train images, and a lambda that protects every class, are said as
+    warnings with what to do (they used to pass silently, or as an INFO line in LVIS's words)."""
+    import logging
+
+    from mmdet_eql.models.losses.eql_loss import protection_notes
+    from mmdet_eql.utils.class_frequency import ClassFrequency
+    cf = ClassFrequency(
+        freq=np.array([0.5, 0.2, 0.05, 0.0]),
+        names=['car', 'bus', 'tram', 'kart'],
+        groups=['f', 'f', 'c', 'r'],
+        image_counts=[150, 60, 15, 0])
+    notes = protection_notes(cf, 0.1)
+    assert [level for level, _ in notes] == [logging.WARNING]
+    assert "1 of 4 classes have no train image (f = 0: 'kart')" in notes[0][1]
+    assert 'lambda > 0 protects them' in notes[0][1]
+    every = protection_notes(cf, 0.6)
+    assert any(level == logging.WARNING and 'protects all 4 classes' in msg and 'tail_ratio' in msg
+               for level, msg in every), every
+    assert not any('frequent group' in msg for _, msg in every)  # said once, as a warning
+    # lambda = 0 (the sigmoid baseline): the empty class is still named, without protection
+    (level, msg), = protection_notes(cf, 0.0)
+    assert level == logging.WARNING and 'protects them' not in msg
+
+
+def test_inherited_lambda_and_tail_ratio_message_names_the_key_to_clear():
+    with pytest.raises(ValueError, match=r'lambda_=0.0, tail_ratio=None'):
+        EQLLoss(num_classes=3, lambda_=0.0, tail_ratio=0.09, class_freq=[0.1, 0.2, 0.7])

@@ -222,3 +222,18 @@ def test_trains_inside_the_frequency_aware_head_over_several_iterations():
         assert (cls_score.grad[:, ~classes] == 0).all()
         opt.step()
     assert len({tuple(s.tolist()) for s in sets}) > 1
+
+
+def test_a_sample_as_large_as_the_classes_is_said(capsys):
+    """num_sample_cats at or above the class count makes the loss plain BCE: a warning says so
+    (it used to log '50 classes a call' on 12 classes)."""
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('fed_sample_test')
+    FederatedLoss(num_classes=12, num_sample_cats=50, class_freq=[1 / 12] * 12)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert 'num_sample_cats=50 is not below the 12 classes' in text and 'plain sigmoid' in text
+    assert '50 classes a call' not in text
+    FederatedLoss(num_classes=12, num_sample_cats=4, class_freq=[1 / 12] * 12)
+    out = capsys.readouterr()
+    assert '4 classes a call' in out.out + out.err

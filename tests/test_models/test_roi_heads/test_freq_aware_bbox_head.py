@@ -64,5 +64,10 @@ def test_head_checks_num_classes_and_names():
                                                                   num_classes=1203)))
     from mmdet.datasets import LVISV1Dataset, LVISV05Dataset
     head.check_class_names(LVISV1Dataset.METAINFO['classes'])
-    with pytest.raises(ValueError, match='LVIS v0.5 vs v1'):
+    with pytest.raises(ValueError, match='LVIS v0.5 against v1'):
         head.check_class_names(LVISV05Dataset.METAINFO['classes'][:1203])
+    # the same names in another order (a user's classes listed otherwise than by id): said so
+    shuffled = list(LVISV1Dataset.METAINFO['classes'])
+    shuffled[0], shuffled[1] = shuffled[1], shuffled[0]
+    with pytest.raises(ValueError, match='the same names in another order'):
+        head.check_class_names(shuffled)
