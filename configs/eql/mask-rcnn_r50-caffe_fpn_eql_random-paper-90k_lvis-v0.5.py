@@ -8,11 +8,11 @@
 # rare + common ones protected).
 _base_ = './mask-rcnn_r50-caffe_fpn_eql_random-ms-90k_lvis-v0.5.py'
 model = dict(
-    rpn_head=dict(loss_bbox=dict(_delete_=True, type='SmoothL1Loss', beta=1.0 / 9.0,
-                                 loss_weight=1.0)),
+    rpn_head=dict(
+        loss_bbox=dict(_delete_=True, type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.0)),
     roi_head=dict(
-        bbox_head=dict(loss_bbox=dict(_delete_=True, type='SmoothL1Loss', beta=1.0,
-                                      loss_weight=1.0)),
+        bbox_head=dict(
+            loss_bbox=dict(_delete_=True, type='SmoothL1Loss', beta=1.0, loss_weight=1.0)),
         mask_head=dict(class_agnostic=True)),
     train_cfg=dict(rpn_proposal=dict(max_per_img=2000)))
 train_pipeline = [
