@@ -5,7 +5,7 @@
 # config (mmengine's Runner, the project's classifier registered in mmdet's registries).
 #
 # Schedule: the standard CIFAR-LT one (Cao et al. 2019, LDAM-DRW), which the literature the paper
-# compares with uses; EQL_NOTES.md does not record the paper's own: 200 epochs, batch 128, SGD
+# compares with uses; docs/references.md does not record the paper's own: 200 epochs, batch 128, SGD
 # momentum 0.9, weight decay 2e-4, lr 0.1 with a linear warm-up over 5 epochs, x0.01 at epoch 160
 # and x0.0001 at 180.
 default_scope = 'mmdet'

@@ -86,6 +86,15 @@ def load_results(path: str, gt: dict, iou: str, dumped: dict):
     if iou == 'segm' and any('masks' not in p for p in preds):
         raise ToolError(f'{path}: segm evaluation needs masks in the predictions (a model with '
                         'a mask head)')
+    ids = [c['id'] for c in gt['categories']]
+    if ids != sorted(ids):
+        raise ToolError(
+            f'{path}: a predictions pickle numbers its labels in the order of the '
+            'categories of the file the model was tested on, and this ground truth '
+            'lists its categories out of id order; evaluate with the file the model was '
+            'tested on (for tools/misc/own_data_leaf.py, its .by-id.json copy), or '
+            'give a results JSON (test_evaluator.outfile_prefix), which names category '
+            'ids')
     labels = [p['labels'] for p in preds]
     num_cats = len(gt['categories'])
     top = max((int(x.max()) for x in labels if len(x)), default=-1)

@@ -5,7 +5,7 @@ published change beside the measured one, agree / disagree / within noise.
         [--measure scaled|standard] [--rows published|ablations] [--markdown out.md]
 
 Reads the results.json that tools/benchmark/run.py writes. The rule, fixed before any run
-of the pre-trained regime (docs/benchmark.md, "The direction table"):
+of the pre-trained regime (docs/benchmark.md, "Does it reproduce the published record?"):
 
 * the measure is the box AP on the LVIS-like val under the per-image detection budget scaled to
   LVIS v1 val's proportions (300 an image over 1203 classes; ``--measure standard``: the model's
@@ -22,7 +22,7 @@ Table 2; E(r), Table 4), each step of the paper's table against the benchmark's 
 setting (issue 23).
 
 The published numbers are quoted (mask AP; the sources are named in each row and in
-../shared/EQL_NOTES.md); the benchmark's are box AP.
+docs/references.md); the benchmark's are box AP.
 """
 import argparse
 import json
@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Tuple
 
 KEYS = ('AP', 'APr', 'APc', 'APf')
 #: the quoted numbers, mask AP / APr / APc / APf, each once, keyed by the benchmark's leaf of the
-#: same setting (../shared/EQL_NOTES.md). The EQL paper, LVIS v0.5, Mask R-CNN R-50:
+#: same setting (docs/references.md). The EQL paper, LVIS v0.5, Mask R-CNN R-50:
 EQL_PAPER = {
     'sigmoid': (20.1, 7.2, 19.9, 25.4),  # lambda 0 (Tables 1 and 2)
     'eql': (22.8, 11.3, 24.7, 25.1),  # Table 1's EQL, lambda 1.76e-3: Table 2's 9.1 % row

@@ -38,8 +38,8 @@ from mmdet_eql.utils.run_config import definition_differences
 
 CONFIG = repo_path('configs', 'benchmark', 'pretrain', 'resnet18-half_shapes64_pretrain.py')
 DEFAULT_DIR = osp.join('data', 'longtail_pretrain')
-#: the set and schedule of docs/benchmark.md ("The pre-trained start"), chosen by its cost and the
-#: pre-training's own val accuracy, before any detection run on it
+#: the set and schedule of docs/benchmark/steep-pretrained.md ("Decided before any detection
+#: run"), chosen by its cost and the pre-training's own val accuracy, before any detection run
 DEFAULTS = dict(images_per_class=200, val_per_class=20, epochs=8, seed=0)
 SIZE = 64
 

@@ -221,7 +221,7 @@ def rare_detection_table(all_results: dict, seeds_of: dict) -> Tuple[str, dict]:
 def grad_ratio_report(methods, seeds_of, args) -> str:
     """The gradient-ratio monitor's reports (two-stage runs): a table of the mean ratio per
     frequency group, mean over seeds, and a plot of the first seed's per-class ratios."""
-    found = {}
+    found, seeds_with = {}, {}
     for m in methods:
         reps = []
         for s in seeds_of[m]:
@@ -229,6 +229,7 @@ def grad_ratio_report(methods, seeds_of, args) -> str:
                 glob.glob(osp.join(run_dir(args.work_dir, m, s), '*', 'grad_ratio.json')))
             if files:
                 reps.append(load_json(files[-1], progress=False))
+                seeds_with.setdefault(m, []).append(s)
         if reps:
             found[m] = reps
     if not found:
@@ -240,7 +241,8 @@ def grad_ratio_report(methods, seeds_of, args) -> str:
     ]
     for m, reps in found.items():
         cells = [f"{np.mean([r['mean_ratio_by_group'][g] for r in reps]):.3g}" for g in 'rcf']
-        lines.append(f'| {label(m)} | {len(reps)} | ' + ' | '.join(cells) + ' |')
+        lines.append(f'| {label(m)} | {",".join(map(str, seeds_with[m]))} | ' + ' | '.join(cells) +
+                     ' |')
     # the negative gradient by source (reports written since the monitor splits it)
     split = {
         m: reps
@@ -258,7 +260,8 @@ def grad_ratio_report(methods, seeds_of, args) -> str:
                 f"{np.mean([r['mean_background_share_by_group'][g] for r in reps]):.3f}" if all(
                     g in r['mean_background_share_by_group'] for r in reps) else '-' for g in 'rcf'
             ]
-            lines.append(f'| {label(m)} | {len(reps)} | ' + ' | '.join(cells) + ' |')
+            lines.append(f'| {label(m)} | {",".join(map(str, seeds_with[m]))} | ' +
+                         ' | '.join(cells) + ' |')
     plots.plot_grad_ratio_compare({
         label(m): reps[0]
         for m, reps in found.items()

@@ -405,8 +405,9 @@ def lambda_choices(cf: ClassFrequency, tail_ratio: Optional[float] = None) -> Li
     if cf.groups is not None:
         groups = np.array(cf.groups)
         for label, which in (('rare', ('r', )), ('rare + common', ('r', 'c'))):
-            lam = lambda_between(cf, np.isin(groups, which))
-            if lam is not None:
+            group = np.isin(groups, which)
+            lam = lambda_between(cf, group)
+            if lam is not None and group.any():
                 rows.append(
                     dict(choice=f'the {label} group', lambda_=lam, config=f'lambda_={lam:.6g}'))
     for row in rows:

@@ -84,3 +84,24 @@ def test_unnamed_frequencies_are_counted_and_said_unchecked(tmp_path, capsys):
     # a list of the wrong length is refused even without names
     with pytest.raises(ValueError, match='have 4 entries but the train dataset has 5 classes'):
         ClassFreqCheckHook().before_train(runner(model, CLASSES + ['gnu']))
+
+
+def test_label_order_of_a_coco_style_dataset_is_checked_against_the_frequency_ids():
+    """mmdet's CocoDataset numbers labels in the order its file lists the categories; class
+    frequencies are by id. A file listed out of id order used to pass the name check (the config's
+    classes in id order) while every label read another class's frequency."""
+    import types
+
+    import numpy as np
+    import torch.nn as nn
+
+    from mmdet_eql.engine.hooks.class_freq_check_hook import check_label_order
+    from mmdet_eql.utils.class_frequency import ClassFrequency
+    model = nn.Module()
+    model.head = nn.Module()
+    model.head.class_freq = ClassFrequency(
+        freq=np.array([0.5, 0.1, 0.2]), names=['a', 'b', 'c'], ids=[2, 5, 9], source='f.json')
+    check_label_order(model, types.SimpleNamespace(cat_ids=[2, 5, 9]))  # id order: fine
+    check_label_order(model, types.SimpleNamespace())  # no cat_ids (LVIS-style): nothing to check
+    with pytest.raises(ValueError, match='label 0 is category id 9 in the dataset but id 2'):
+        check_label_order(model, types.SimpleNamespace(cat_ids=[9, 5, 2]))

@@ -1,4 +1,5 @@
-# The benchmark's stand-in for ImageNet pre-training (docs/benchmark.md, "The pre-trained start"):
+# The benchmark's stand-in for ImageNet pre-training (docs/benchmark/steep-pretrained.md,
+# "Decided before any detection run"):
 # the detection benchmark's backbone (mmdet's ResNet-18 at half width, base_channels 32) trained
 # from scratch to classify a balanced generated set whose 64 labels are none of the detection
 # classes: 8 shapes and 8 hues that no benchmark category has

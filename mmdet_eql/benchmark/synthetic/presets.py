@@ -72,7 +72,7 @@ PRESETS: Dict[str, Preset] = {
         min_train_images=1,
         train_images=900,
         val_images_per_class=6),
-    # LVIS's regime (issue 15; chosen by the baseline-only criteria of docs/benchmark.md): the
+    # LVIS's regime (chosen by the baseline-only criteria of docs/benchmark.md): the
     # groups' shares of train instances as in LVIS v1 (rare 0.3 %, common 2.9 %, frequent 96.8 %;
     # LVIS v1: 0.4 / 5.1 / 94.5), the median rare class 1.2e-4 of all instances (small: 8.7e-4),
     # and as many train images as the 900-iteration schedule sees (one epoch of batch 8), so a

@@ -9,11 +9,39 @@ from mmengine.logging import print_log
 from mmdet_eql.utils.class_frequency import ClassFrequency, check_class_names
 
 
+def _inner_dataset(dataloader):
+    dataset = getattr(dataloader, 'dataset', None)
+    while hasattr(dataset, 'dataset') and not hasattr(dataset, 'cat_ids'):
+        dataset = dataset.dataset  # ClassBalancedDataset and other wrappers
+    return dataset
+
+
 def _dataset_classes(dataloader) -> Optional[List[str]]:
     dataset = getattr(dataloader, 'dataset', None)
     meta = getattr(dataset, 'metainfo', None) or {}
     classes = meta.get('classes')
     return list(classes) if classes else None
+
+
+def check_label_order(model, dataset) -> None:
+    """mmdet's COCO-style datasets number their labels in the order the annotation file lists its
+    categories (``dataset.cat_ids``), not by id; class frequencies are by id. Raises ValueError
+    when a module's frequencies carry category ids that are not the dataset's label order."""
+    cat_ids = getattr(dataset, 'cat_ids', None)
+    if not cat_ids:
+        return
+    for name, module in model.named_modules():
+        cf = getattr(module, 'class_freq', None)
+        if not isinstance(cf, ClassFrequency) or cf.ids is None or len(cf.ids) != len(cat_ids):
+            continue
+        if list(cf.ids) != list(cat_ids):
+            i = next(k for k, (a, b) in enumerate(zip(cf.ids, cat_ids)) if a != b)
+            raise ValueError(
+                f'{name or "model"} ({type(module).__name__}): label {i} is category id '
+                f'{cat_ids[i]} in the dataset but id {cf.ids[i]} in the class frequencies from '
+                f'{cf.source}: mmdet numbers the labels in the order the annotation file lists its '
+                'categories, the frequencies are by id. List the categories in id order in the '
+                'annotation files (tools/misc/own_data_leaf.py writes such copies)')
 
 
 def check_model_class_freq(model, classes: Optional[List[str]], where: str = 'dataset') -> dict:
@@ -69,6 +97,7 @@ class ClassFreqCheckHook(Hook):
     priority = 'VERY_HIGH'
 
     def _check(self, runner, dataloader, phase: str) -> None:
+        check_label_order(runner.model, _inner_dataset(dataloader))
         classes = _dataset_classes(dataloader)
         result = check_model_class_freq(runner.model, classes, where=f'{phase} dataset')
         if result['checked']:

@@ -22,7 +22,7 @@ from .utils import CWideSigmoidHeadMixin, check_finite_and_labels, check_loss_ar
 # softplus(x) is computed as x above this threshold; exp(-40) is below float64's resolution of x.
 _SOFTPLUS_THRESHOLD = 40.0
 
-#: lambda of the EQLv2 authors' EQL runs on LVIS v1 (their configs; EQL_NOTES.md)
+#: lambda of the EQLv2 authors' EQL runs on LVIS v1 (their configs; docs/references.md)
 AUTHORS_V1_LAMBDA = 0.0011
 
 

@@ -1,8 +1,12 @@
+import os.path as osp
+
 import pytest
 import torch
 from mmdet.registry import MODELS
 
 from mmdet_eql.models.roi_heads.bbox_heads import FreqAwareShared2FCBBoxHead  # noqa: F401
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def head_cfg(**kw):
@@ -71,3 +75,18 @@ def test_head_checks_num_classes_and_names():
     shuffled[0], shuffled[1] = shuffled[1], shuffled[0]
     with pytest.raises(ValueError, match='the same names in another order'):
         head.check_class_names(shuffled)
+
+
+def test_softmax_eql_from_an_eql_leaf_is_one_small_child(tmp_path):
+    """The README's softmax-EQL snippet works as written: a child of an EQL leaf that sets only
+    loss_cls gets the softmax EQL with C + 1 outputs and the head's frequencies (a class_freq on
+    the loss as well is refused: 'declare them once')."""
+    from mmengine.config import Config
+    child = tmp_path / 'seql.py'
+    leaf = osp.join(ROOT, 'configs', 'eql', 'mask-rcnn_r50_fpn_eql_random-ms-1x_lvis-v1.py')
+    child.write_text(f"_base_ = '{leaf}'\nmodel = dict(roi_head=dict(bbox_head=dict(loss_cls=dict("
+                     "_delete_=True, type='SoftmaxEQLLoss', num_classes=1203, lambda_=0.0011, "
+                     'gamma=0.9))))\n')
+    head = MODELS.build(Config.fromfile(str(child)).model.roi_head.bbox_head)
+    assert type(head.loss_cls).__name__ == 'SoftmaxEQLLoss' and head.fc_cls.out_features == 1204
+    assert head.loss_cls.class_freq.source == 'lvis_v1'

@@ -1,0 +1,153 @@
+"""A leaf config for your own COCO-format dataset, written from its annotation files.
+
+    python tools/misc/own_data_leaf.py DATA_ROOT --out configs/my_data/my_leaf.py
+        [--train-ann annotations/train.json] [--val-ann annotations/val.json]
+        [--train-images train/] [--val-images val/] [--lambda tail-ratio|rare|rare+common|VALUE]
+
+Reads the train and val annotation files (paths under DATA_ROOT), checks that they list the same
+categories, writes the class-frequency JSON beside the train file (``class_freq.json``, as
+tools/analysis_tools/class_frequency.py makes it), prints the lambda choices with the classes each
+protects, and writes a copy of ``configs/own-data/mask-rcnn_r50_fpn_eql_random-1x_coco-format.py``
+with its dataset block filled in: the data root and files, the classes in the order of their ids,
+the frequency file and the lambda chosen. Train it with ``tools/train.py OUT`` (docs/own_data.md).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmdet_eql.utils import ToolError, load_json, tool_main, write_json
+from mmdet_eql.utils.class_frequency import count_categories
+from mmdet_eql.utils.paths import repo_path
+
+TEMPLATE = repo_path('configs', 'own-data', 'mask-rcnn_r50_fpn_eql_random-1x_coco-format.py')
+BLOCK = ('# ---- your dataset ----\n', '# ---- end of your dataset ----\n')
+LAMBDA_CHOICES = ('tail-ratio', 'rare', 'rare+common')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('data_root', help='the folder that holds the annotation files and images')
+    parser.add_argument('--out', required=True, help='the leaf config to write')
+    parser.add_argument('--train-ann', default='annotations/train.json')
+    parser.add_argument('--val-ann', default='annotations/val.json')
+    parser.add_argument('--train-images', default='train/', help='image folder of the train file')
+    parser.add_argument('--val-images', default='val/', help='image folder of the val file')
+    parser.add_argument(
+        '--lambda',
+        dest='lambda_',
+        default='tail-ratio',
+        help="EQL's lambda: 'tail-ratio' (the paper's 9.1 %% of the instances, default), 'rare', "
+        "'rare+common' (the groups by share of instances), or a number")
+    args = parser.parse_args(argv)
+    if args.lambda_ not in LAMBDA_CHOICES:
+        try:
+            value = float(args.lambda_)
+        except ValueError:
+            parser.error(f'--lambda must be one of {", ".join(LAMBDA_CHOICES)} or a number, got '
+                         f'{args.lambda_!r}')
+        if value < 0:
+            parser.error(f'--lambda must be >= 0, got {value}')
+    return args
+
+
+def _load(root: str, rel: str, what: str) -> dict:
+    path = osp.join(root, rel)
+    if not osp.isfile(path):
+        raise ToolError(f'{what} {path!r} not found (give its path under DATA_ROOT)')
+    ann = load_json(path, what=what, progress=False)
+    if not isinstance(ann, dict) or not all(
+            k in ann for k in ('images', 'annotations', 'categories')):
+        raise ToolError(f'{what} {path!r}: not a COCO-format file (images, annotations, '
+                        'categories)')
+    return ann
+
+
+def lambda_block(choice: str, rows: list) -> str:
+    """The ``lambda_choice`` line of the leaf for a --lambda choice."""
+    if choice == 'tail-ratio':
+        return 'lambda_choice = dict(lambda_=None, tail_ratio=0.091)'
+    if choice in ('rare', 'rare+common'):
+        label = {'rare': 'the rare group', 'rare+common': 'the rare + common group'}[choice]
+        row = next((r for r in rows if r['choice'] == label), None)
+        if row is None:
+            raise ToolError(f'--lambda {choice}: no lambda protects exactly {label} (a class of '
+                            'it is as frequent as one outside it); give a number')
+        return f'lambda_choice = dict(lambda_={row["lambda_"]:.6g}, tail_ratio=None)'
+    return f'lambda_choice = dict(lambda_={float(choice):g}, tail_ratio=None)'
+
+
+def leaf_text(template: str, block: str) -> str:
+    start, end = template.index(BLOCK[0]), template.index(BLOCK[1])
+    return template[:start] + BLOCK[0] + block + template[end:]
+
+
+@tool_main
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmdet_eql.analysis.class_frequency import report_choices
+    from mmdet_eql.utils.class_frequency import groups_by_share
+    train = _load(args.data_root, args.train_ann, 'train annotation file')
+    val = _load(args.data_root, args.val_ann, 'val annotation file')
+    names = {c['id']: c['name'] for c in train['categories']}
+    val_names = {c['id']: c['name'] for c in val['categories']}
+    if names != val_names:
+        only = sorted(set(names.items()) ^ set(val_names.items()))[:3]
+        raise ToolError(f'the train and val files list other categories (first differences, '
+                        f'(id, name): {only}); both must list the same ids and names')
+    for ann, rel, what in ((train, 'train_ann', 'train'), (val, 'val_ann', 'val')):
+        ids = [c['id'] for c in ann['categories']]
+        if ids != sorted(ids):  # mmdet numbers labels in file order; frequencies are by id
+            path = osp.join(args.data_root, getattr(args, rel))
+            sorted_rel = osp.splitext(getattr(args, rel))[0] + '.by-id.json'
+            write_json(
+                dict(ann, categories=sorted(ann['categories'], key=lambda c: c['id'])),
+                osp.join(args.data_root, sorted_rel),
+                what='annotation file')
+            print(f'{path} lists its categories out of id order; mmdet would number the labels '
+                  f'in that order, the frequencies by id: the leaf reads a copy with them in id '
+                  f'order, {osp.join(args.data_root, sorted_rel)}')
+            setattr(args, rel, sorted_rel)
+    try:
+        result = count_categories(train)
+    except ValueError as e:
+        raise ToolError(f'{args.train_ann}: {e}') from None
+    cats = result['categories']
+    for c, g in zip(cats,
+                    groups_by_share([c['freq'] for c in cats],
+                                    [c['instance_count'] for c in cats])):
+        c['frequency'] = g
+    result = dict(
+        source=osp.basename(args.train_ann),
+        definition='freq = image_count / num_images_with_annotations',
+        groups_from='share of instances',
+        **result)
+    report_choices(result, None)
+    freq_file = osp.join(osp.dirname(osp.join(args.data_root, args.train_ann)), 'class_freq.json')
+    write_json(result, freq_file, what='class-frequency file')
+    classes = tuple(c['name'] for c in cats)  # in the order of their ids
+    root = args.data_root.rstrip('/') + '/'
+    block = '\n'.join([
+        f'data_root = {root!r}',
+        f'train_ann_file = {args.train_ann!r}',
+        f'train_img_prefix = {args.train_images!r}',
+        f'val_ann_file = {args.val_ann!r}',
+        f'val_img_prefix = {args.val_images!r}',
+        '# the categories in the order of their ids (mmdet numbers the labels so)',
+        f'classes = {classes!r}',
+        f'class_freq = {freq_file!r}',
+        lambda_block(args.lambda_, result['lambda_choices']),
+    ]) + '\n'
+    with open(TEMPLATE) as f:
+        text = leaf_text(f.read(), block)
+    if osp.dirname(args.out):
+        os.makedirs(osp.dirname(args.out), exist_ok=True)
+    with open(args.out, 'w') as f:
+        f.write(text)
+    print(f'{len(classes)} classes, frequencies -> {freq_file}; leaf -> {args.out} (train it: '
+          f'python tools/train.py {args.out})')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
