@@ -1,7 +1,7 @@
 # The pre-trained regime of the benchmark (docs/benchmark/steep-pretrained.md, "The benchmark under
 # the paper's conditions", written down before any detection run on it). Not a leaf: the runner
 # applies it at run time to a method's two-stage leaf of configs/benchmark/ (`--regime pretrained`;
-# mmdet_eql.benchmark.methods.regime_config), as a second base beside the leaf, taking `model =
+# mmdet_eql.benchmark.methods.load_config), as a second base beside the leaf, taking `model =
 # pretrained_two_stage` and `optim_wrapper = pretrained_optim_wrapper`, so that the method and the
 # regime each live in one place. Only names that no method leaf has are defined here (mmengine
 # refuses a key two bases share).
