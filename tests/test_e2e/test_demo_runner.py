@@ -165,7 +165,9 @@ def test_demo_runs_end_to_end(tmp_path, tiny_pretrained):
     assert '| EQL, rare+common + RFS | 0 |' in res.stdout
     record = json.loads((wd / 'eql-rfs_seed0' / 'run.json').read_text())
     assert record['status'] == 'finished' and record['definition']['max_iters'] == 3
-    assert record['definition']['config'].startswith('configs/benchmark/ (pretrained regime) ')
+    # the method's leaf, with the regime applied at run time (its checkpoint's sha256 below)
+    assert record['definition'][
+        'config'] == 'configs/benchmark/mask-rcnn_r18-half_fpn_eql_rfs_longtail.py'
     with open(osp.join(tiny_pretrained, 'pretrain.json')) as f:
         assert record['definition']['pretrained'] == json.load(f)['checkpoint_sha256']
     # the checkpoint went into the backbone through the leaf's init_cfg: the frozen stem and first

@@ -4,8 +4,9 @@
 # from scratch to classify a balanced generated set whose 64 labels are none of the detection
 # classes: 8 shapes and 8 hues that no benchmark category has
 # (tools/benchmark/make_cls_dataset.py --looks pretrain --imbalance 1 --size 64). The detection
-# leaves of configs/benchmark/ (pretrained regime)  load its backbone with init_cfg=dict(type=
-# 'Pretrained', checkpoint=..., prefix='backbone.'), as mmdet's configs load an mmpretrain one.
+# leaves of configs/benchmark/, in the pre-trained regime (regimes/pretrained.py), load its
+# backbone with init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.'), as mmdet's
+# configs load an mmpretrain one.
 # tools/benchmark/pretrain_backbone.py makes the set, runs this config through tools/train.py
 # and writes the fingerprinted checkpoint.
 default_scope = 'mmdet'
