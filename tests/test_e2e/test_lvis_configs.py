@@ -52,8 +52,9 @@ RECIPE_RUNS = ['recipe:' + name for name in sorted(RECIPES)]
 def lvis_families() -> dict:
     """{family: (leaf, LVIS version, short side)}: one leaf for each LVIS version of each folder of
     configs/ that holds LVIS leaves (a new loss's folder is found, no list to edit); within a
-    folder and version, an R50 leaf that is not AP-fixed, the repeat-factor one (sample1e-3, the
-    LVIS standard) where there is one, else the first by name. The family smoke-tested the way
+    folder and version, an R50 leaf that is not AP-fixed: the one with an AP-fixed sibling (whose
+    test runs too), else the repeat-factor one (sample1e-3, the LVIS standard), else the first by
+    name. The family smoke-tested the way
     docs/train_test.md tells a newcomer (CLI_FAMILY) runs at LVIS's scale, the others at a short
     side of 160."""
     import glob
@@ -66,7 +67,12 @@ def lvis_families() -> dict:
             continue
         key = f'{osp.basename(osp.dirname(path))}-{version}'
         rel = osp.relpath(path, ROOT)
-        if key not in out or ('_sample1e-3' in name and '_sample1e-3' not in out[key][0]):
+
+        def rank(leaf):  # the leaf with an AP-fixed sibling, then the sample1e-3 one, then first
+            return (osp.isfile(osp.join(ROOT, leaf.replace('.py', '_ap-fixed.py'))), '_sample1e-3'
+                    in leaf)
+
+        if key not in out or rank(rel) > rank(out[key][0]):
             out[key] = (rel, version, None if key == CLI_FAMILY else 160)
     return out
 
