@@ -160,7 +160,7 @@ def test_config_loads_and_builds(path, freq_file, imagenet_cache, monkeypatch):
     for holder in (head_cfg, head_cfg.get('loss_cls', {})):  # the head, or a loss on mmdet's
         freq = holder.get('class_freq')
         if isinstance(freq, str) and freq.endswith('.json') and not osp.isfile(freq):
-            # the benchmark's frequency file is made with its data (make_longtail_dataset.py)
+            # the benchmark's frequency file is made with its data (tools/benchmark/make_dataset.py)
             holder.class_freq = freq_file(head_cfg.num_classes)
     assert cfg.custom_imports['imports'] == ['mmdet_eql']
     assert 'work_dir' not in cfg

@@ -1,4 +1,4 @@
-"""benchmark_ap_fixed.py end to end at a tiny scale: every evaluator runs in its own process on
+"""tools/speed/ap_fixed.py end to end at a tiny scale: every evaluator runs in its own process on
 the same generated input, and their numbers agree (its figures are for LVIS-val scale)."""
 import json
 import os.path as osp

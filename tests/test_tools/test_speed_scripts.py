@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from mmdet_eql.models.losses import EQLLoss
-from mmdet_eql.speed import eql_step as benchmark_eql_step
-from mmdet_eql.speed import loss as benchmark_loss
+from mmdet_eql.speed import eql_step as speed_eql_step
+from mmdet_eql.speed import loss as speed_loss
 
 #: mmdet's weight_reduce_loss divides a 'mean' by avg_factor + float32 eps
 AVG = 7.0 + torch.finfo(torch.float32).eps
@@ -39,9 +39,9 @@ def test_simple_candidates_equal_eqlloss():
     eql = EQLLoss(num_classes=9, lambda_=0.05, class_freq=freq)
     assert 0 < int(eql.tail_mask.sum()) < 9
     ref, ref_grad = _loss_and_grad(lambda x: eql(x, labels, weight=weight, avg_factor=7.0), z)
-    simple_forward = benchmark_eql_step.simple_eql_forward(eql)
+    simple_forward = speed_eql_step.simple_eql_forward(eql)
     for fn in (lambda x: simple_forward(x, labels, weight=weight, avg_factor=7.0),
-               lambda x: benchmark_loss.weighted_bce_eql_per_roi(x, labels, eql.tail_mask, 9).mul(
+               lambda x: speed_loss.weighted_bce_eql_per_roi(x, labels, eql.tail_mask, 9).mul(
                    weight).sum() / AVG):
         loss, grad = _loss_and_grad(fn, z)
         torch.testing.assert_close(loss, ref, rtol=1e-12, atol=1e-12)
@@ -54,18 +54,16 @@ def test_plain_bce_baseline_is_eql_without_protection():
     plain = EQLLoss(num_classes=9, lambda_=0.0, class_freq=freq)
     target = F.one_hot(labels, 10)[:, :9].double()
     literal = (F.binary_cross_entropy_with_logits(z, target, reduction='none').sum(1) * weight)
-    forward = benchmark_eql_step.plain_bce_forward(eql)
+    forward = speed_eql_step.plain_bce_forward(eql)
     got = forward(z, labels, weight=weight, avg_factor=7.0)
     torch.testing.assert_close(got, literal.sum() / AVG, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(got, plain(z, labels, weight=weight, avg_factor=7.0))
     assert not torch.allclose(got, eql(z, labels, weight=weight, avg_factor=7.0))
-    torch.testing.assert_close(
-        benchmark_loss.plain_bce(z, labels, 9),
-        literal.div(weight).sum() / 40)
+    torch.testing.assert_close(speed_loss.plain_bce(z, labels, 9), literal.div(weight).sum() / 40)
 
 
 def test_loss_benchmark_prints_every_variant(capsys):
-    assert benchmark_loss.main([
+    assert speed_loss.main([
         '--rois', '16', '--classes', '7', '--rounds', '1', '--block', '1', '--device', 'cpu',
         '--no-compile'
     ]) == 0
@@ -83,4 +81,4 @@ def test_loss_benchmark_prints_every_variant(capsys):
 @pytest.mark.parametrize('argv', [['--rounds', '0'], ['--block', '0']])
 def test_loss_benchmark_rejects_empty_measurements(argv):
     with pytest.raises(SystemExit, match='at least 1'):
-        benchmark_loss.main(['--device', 'cpu', '--no-compile'] + argv)
+        speed_loss.main(['--device', 'cpu', '--no-compile'] + argv)
