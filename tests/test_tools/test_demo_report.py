@@ -78,16 +78,17 @@ def test_rare_detections_counts_what_it_says(tiny_data):
     frequent = next(c['id'] for c in gt['categories'] if c['frequency'] == 'f')
     x, y, w, h = first['bbox']
     dets = [
-        # the first rare object found twice (a duplicate counts once), at 0.2 and 0.4
+        # the first rare object found twice (a duplicate counts once), at 0.2 and 0.4, each box
+        # shifted by a tenth of its width (IoU 0.9 / 1.1 = 0.82: found, not only exact boxes)
         dict(
             image_id=first['image_id'],
             category_id=first['category_id'],
-            bbox=first['bbox'],
+            bbox=[first['bbox'][0] + first['bbox'][2] / 10] + first['bbox'][1:],
             score=0.2),
         dict(
             image_id=first['image_id'],
             category_id=first['category_id'],
-            bbox=first['bbox'],
+            bbox=[first['bbox'][0] - first['bbox'][2] / 10] + first['bbox'][1:],
             score=0.4),
         # the second: its class beside it (IoU 1/3 < 0.5), and a frequent class on it
         dict(
