@@ -111,3 +111,39 @@ def test_frequencies_from_sequence_are_validated():
     assert np.allclose(resolve_class_freq([0.5, 0.25]).freq, [0.5, 0.25])
     with pytest.raises(ValueError, match='must lie in'):
         resolve_class_freq([0.5, 1.5])
+
+
+def test_tool_prints_lambda_choices_and_groups_by_share(tmp_path, run_tool):
+    """Own data (12 classes, 150 train images down to 1, one class with none): the tool prints
+    the lambda for the paper's tail ratio and for a ratio given, each with the classes it protects,
+    groups by share of instances on request, and warns of the class without train images."""
+    import json
+    counts = [150, 80, 40, 20, 10, 6, 4, 3, 2, 1, 1, 0]
+    cats = [dict(id=3 * i + 2, name=f'k{i}') for i in range(12)]
+    images, anns = [], []
+    for i, n in enumerate(counts):
+        for j in range(n):
+            images.append(dict(id=len(images) + 1, width=64, height=64, file_name=f'{i}_{j}.png'))
+            anns.append(
+                dict(
+                    id=len(anns) + 1,
+                    image_id=images[-1]['id'],
+                    category_id=cats[i]['id'],
+                    bbox=[1, 1, 10, 10],
+                    area=100,
+                    iscrowd=0))
+    path = tmp_path / 'train.json'
+    path.write_text(json.dumps(dict(images=images, annotations=anns, categories=cats)))
+    out = tmp_path / 'f.json'
+    res = run_tool(MODULE, str(path), '--out', str(out), '--quiet', '--groups', 'share',
+                   '--tail-ratio', '0.05')
+    assert res.returncode == 0, res.stderr
+    assert 'frequency groups: by share of train instances' in res.stdout
+    assert "warning: 1 categories have no train image (f = 0: 'k11')" in res.stdout
+    assert "tail ratio 9.1 % (the paper's): lambda" in res.stdout
+    assert "tail ratio 5 % (--tail-ratio): lambda" in res.stdout
+    assert "loss_cls=dict(type='EQLLoss', lambda_=None, tail_ratio=0.091)" in res.stdout
+    choices = json.loads(out.read_text())['lambda_choices']
+    paper = choices[0]
+    assert paper['tail_ratio'] <= 0.091 and 'k0' not in paper['protected']
+    assert 'k11' in paper['protected'] and len(paper['protected']) >= 4
