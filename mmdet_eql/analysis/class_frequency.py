@@ -48,6 +48,26 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def set_share_groups(categories: list) -> None:
+    """Sets each category record's ``frequency`` to its group by share of instances
+    (:func:`mmdet_eql.utils.class_frequency.groups_by_share`)."""
+    from mmdet_eql.utils.class_frequency import groups_by_share
+    groups = groups_by_share([c['freq'] for c in categories],
+                             [c['instance_count'] for c in categories])
+    for c, g in zip(categories, groups):
+        c['frequency'] = g
+
+
+def frequency_file(counts: dict, source: str, groups_from: str) -> dict:
+    """The class-frequency file's content: ``count_categories``'s result with where it came
+    from and how f and the groups were made."""
+    return dict(
+        source=source,
+        definition='freq = image_count / num_images_with_annotations',
+        groups_from=groups_from,
+        **counts)
+
+
 def report_choices(result: dict, tail_ratio=None) -> None:
     """Prints (and adds to ``result`` as ``lambda_choices``) the lambdas worth considering, and
     warns of classes without train images."""
@@ -104,12 +124,8 @@ def main(argv=None) -> int:
             c['frequency'] = file_groups[c['id']]
         print("frequency groups: the annotation file's own 'frequency' field (--groups file)")
     elif args.groups == 'share':
-        from mmdet_eql.utils.class_frequency import SHARE_CUTOFFS, groups_by_share
-        cats = result['categories']
-        for c, g in zip(
-                cats, groups_by_share([c['freq'] for c in cats],
-                                      [c['instance_count'] for c in cats])):
-            c['frequency'] = g
+        from mmdet_eql.utils.class_frequency import SHARE_CUTOFFS
+        set_share_groups(result['categories'])
         print('frequency groups: by share of train instances, the least frequent classes with '
               f'{100 * SHARE_CUTOFFS[0]:g} % rare, up to {100 * SHARE_CUTOFFS[1]:g} % common, as '
               "LVIS v1's groups hold them (--groups share)")
@@ -127,11 +143,10 @@ def main(argv=None) -> int:
                   f'"frequency" field (first: {differ[0]["name"]!r}, {differ[0]["image_count"]} '
                   f'images here -> {differ[0]["frequency"]}, the file says '
                   f'{file_groups[differ[0]["id"]]}); for a subset of LVIS use --groups file')
-    result = dict(
-        source=osp.basename(args.ann_file),
-        definition='freq = image_count / num_images_with_annotations',
-        groups_from='annotation file' if args.groups == 'file' else 'image counts',
-        **result)
+    result = frequency_file(result, osp.basename(args.ann_file), {
+        'file': 'annotation file',
+        'share': 'share of instances'
+    }.get(args.groups, 'image counts'))
     report_choices(result, args.tail_ratio)
     write_json(result, args.out, what='class-frequency file')
     groups = {g: 0 for g in 'rcf'}

@@ -68,11 +68,11 @@ def lambda_block(choice: str, rows: list) -> str:
     if choice == 'tail-ratio':
         return 'lambda_choice = dict(lambda_=None, tail_ratio=0.091)'
     if choice in ('rare', 'rare+common'):
-        label = {'rare': 'the rare group', 'rare+common': 'the rare + common group'}[choice]
-        row = next((r for r in rows if r['choice'] == label), None)
+        row = next((r for r in rows if r['key'] == choice), None)
         if row is None:
-            raise ToolError(f'--lambda {choice}: no lambda protects exactly {label} (a class of '
-                            'it is as frequent as one outside it); give a number')
+            raise ToolError(f'--lambda {choice}: no lambda protects exactly the {choice} group '
+                            '(a class of it is as frequent as one outside it, or it is empty); '
+                            'give a number')
         return f'lambda_choice = dict(lambda_={row["lambda_"]:.6g}, tail_ratio=None)'
     return f'lambda_choice = dict(lambda_={float(choice):g}, tail_ratio=None)'
 
@@ -85,8 +85,7 @@ def leaf_text(template: str, block: str) -> str:
 @tool_main
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmdet_eql.analysis.class_frequency import report_choices
-    from mmdet_eql.utils.class_frequency import groups_by_share
+    from mmdet_eql.analysis.class_frequency import frequency_file, report_choices, set_share_groups
     train = _load(args.data_root, args.train_ann, 'train annotation file')
     val = _load(args.data_root, args.val_ann, 'val annotation file')
     names = {c['id']: c['name'] for c in train['categories']}
@@ -113,15 +112,8 @@ def main(argv=None) -> int:
     except ValueError as e:
         raise ToolError(f'{args.train_ann}: {e}') from None
     cats = result['categories']
-    for c, g in zip(cats,
-                    groups_by_share([c['freq'] for c in cats],
-                                    [c['instance_count'] for c in cats])):
-        c['frequency'] = g
-    result = dict(
-        source=osp.basename(args.train_ann),
-        definition='freq = image_count / num_images_with_annotations',
-        groups_from='share of instances',
-        **result)
+    set_share_groups(cats)
+    result = frequency_file(result, osp.basename(args.train_ann), 'share of instances')
     report_choices(result, None)
     freq_file = osp.join(osp.dirname(osp.join(args.data_root, args.train_ann)), 'class_freq.json')
     write_json(result, freq_file, what='class-frequency file')

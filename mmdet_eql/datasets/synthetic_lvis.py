@@ -24,7 +24,8 @@ import sys
 
 import numpy as np
 
-DATA_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data')
+from mmdet_eql.utils.class_frequency import DATA_DIR
+
 STATS = {
     'v1': osp.join(DATA_DIR, 'lvis_v1_category_stats.json'),
     'v0.5': osp.join(DATA_DIR, 'lvis_v0.5_category_stats.json'),

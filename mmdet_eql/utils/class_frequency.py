@@ -390,26 +390,37 @@ def lambda_between(cf: ClassFrequency, protect: np.ndarray) -> Optional[float]:
 def lambda_choices(cf: ClassFrequency, tail_ratio: Optional[float] = None) -> List[dict]:
     """The lambdas worth considering for these frequencies, each with what it protects: the
     paper's tail ratio, the rare group, the rare and common groups (when groups are known), and
-    ``tail_ratio`` when given. Each: choice, lambda_, protected (names or indices), tail_ratio
-    (share of instances in the protected classes, when counts are known), config (the
-    ``loss_cls`` keys that choose it)."""
+    ``tail_ratio`` when given. Each: key ('paper', 'tail_ratio', 'rare' or 'rare+common'), choice
+    (its words), lambda_, protected (names or indices), tail_ratio (share of instances in the
+    protected classes, when counts are known), config (the ``loss_cls`` keys that choose it)."""
     rows = []
-    ratios = [(f'tail ratio {100 * PAPER_TAIL_RATIO:g} % (the paper\'s)', PAPER_TAIL_RATIO)]
+    ratios = [('paper', f'tail ratio {100 * PAPER_TAIL_RATIO:g} % (the paper\'s)', PAPER_TAIL_RATIO)
+              ]
     if tail_ratio is not None:
-        ratios.append((f'tail ratio {100 * tail_ratio:g} % (--tail-ratio)', tail_ratio))
+        ratios.append(
+            ('tail_ratio', f'tail ratio {100 * tail_ratio:g} % (--tail-ratio)', tail_ratio))
     if cf.instance_counts is not None:
-        for label, ratio in ratios:
+        for key, label, ratio in ratios:
             lam = cf.lambda_for_tail_ratio(ratio)
             rows.append(
-                dict(choice=label, lambda_=lam, config=f'lambda_=None, tail_ratio={ratio:g}'))
+                dict(
+                    key=key,
+                    choice=label,
+                    lambda_=lam,
+                    config=f'lambda_=None, tail_ratio={ratio:g}'))
     if cf.groups is not None:
         groups = np.array(cf.groups)
-        for label, which in (('rare', ('r', )), ('rare + common', ('r', 'c'))):
+        for key, label, which in (('rare', 'rare', ('r', )), ('rare+common', 'rare + common',
+                                                              ('r', 'c'))):
             group = np.isin(groups, which)
             lam = lambda_between(cf, group)
             if lam is not None and group.any():
                 rows.append(
-                    dict(choice=f'the {label} group', lambda_=lam, config=f'lambda_={lam:.6g}'))
+                    dict(
+                        key=key,
+                        choice=f'the {label} group',
+                        lambda_=lam,
+                        config=f'lambda_={lam:.6g}'))
     for row in rows:
         mask = cf.protected(row['lambda_'])
         row['protected'] = [cf.names[i] if cf.names else i for i in np.flatnonzero(mask)]

@@ -76,6 +76,14 @@ def test_own_coco_format_data_from_frequencies_to_evaluation(tiny_data, tmp_path
     # the file lists its categories out of id order: the leaf reads a copy in id order (mmdet
     # numbers labels in file order, the frequencies are by id)
     assert "train_ann_file = 'annotations/train.by-id.json'" in text
+    # lambda by group: the rare + common one is written as a number; the rare group of this set is
+    # empty by share of instances, which is said, not written
+    other = str(tmp_path / 'configs' / 'by_group.py')
+    res = run_tool('mmdet_eql.analysis.own_data', data, '--out', other, '--lambda', 'rare+common')
+    assert res.returncode == 0 and 'lambda_choice = dict(lambda_=0.05, tail_ratio=None)' in open(
+        other).read(), res.stderr
+    res = run_tool('mmdet_eql.analysis.own_data', data, '--out', other, '--lambda', 'rare')
+    assert res.returncode != 0 and 'no lambda protects exactly the rare group' in res.stderr
     # 2. train, the monitor added as the page says (the project's hooks listed again)
     child = tmp_path / 'configs' / 'my_leaf_monitor.py'
     child.write_text("_base_ = './my_leaf.py'\ncustom_hooks = [dict(type='ClassFreqCheckHook'), "
