@@ -9,7 +9,8 @@ import sys
 import pytest
 import torch
 
-from mmdet_eql.models.losses import EQLLoss, EqualizationLossV2, EqualizedFocalLoss
+from mmdet_eql.models.losses import (EffectiveClassMarginLoss, EQLLoss, EqualizationLossV2,
+                                     EqualizedFocalLoss, GumbelOptimizedLoss)
 
 C = 5
 
@@ -20,7 +21,17 @@ def losses():
                                                                      0.3]), C),
         'EqualizationLossV2': (EqualizationLossV2(num_classes=C), C + 1),
         'EqualizedFocalLoss': (EqualizedFocalLoss(num_classes=C), C),
+        'EffectiveClassMarginLoss':
+        (EffectiveClassMarginLoss(num_classes=C, class_freq=[1e-3, 0.5, 1e-4, 0.2, 0.3]), C + 1),
+        # without DropLoss, whose draws would differ between the two calls compared
+        'GumbelOptimizedLoss': (GumbelOptimizedLoss(num_classes=C), C),
     }
+
+
+NAMES = [
+    'EQLLoss', 'EqualizationLossV2', 'EqualizedFocalLoss', 'EffectiveClassMarginLoss',
+    'GumbelOptimizedLoss'
+]
 
 
 def extreme_logits(width, dtype, device='cpu'):
@@ -31,7 +42,7 @@ def extreme_logits(width, dtype, device='cpu'):
     return z.requires_grad_(), labels
 
 
-@pytest.mark.parametrize('name', ['EQLLoss', 'EqualizationLossV2', 'EqualizedFocalLoss'])
+@pytest.mark.parametrize('name', NAMES)
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
 def test_half_precision_logits_give_a_float32_finite_loss(name, dtype):
     loss_fn, width = losses()[name]
@@ -48,7 +59,7 @@ def test_half_precision_logits_give_a_float32_finite_loss(name, dtype):
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 
 
-@pytest.mark.parametrize('name', ['EQLLoss', 'EqualizationLossV2', 'EqualizedFocalLoss'])
+@pytest.mark.parametrize('name', NAMES)
 @pytest.mark.parametrize('device,dtype', [('cpu', torch.bfloat16),
                                           pytest.param('cuda', torch.float16, marks=requires_cuda)])
 def test_autocast(name, device, dtype):
