@@ -198,6 +198,30 @@ def test_config_loads_and_builds(path, freq_file, imagenet_cache, monkeypatch):
         assert head.fc_cls.out_features == head.num_classes + 1  # objectness column
     if type(loss).__name__ == 'EqualizedFocalLoss':
         assert head.cls_out_channels == head.num_classes  # sigmoid: no background channel
+    mask_head = model.roi_head.mask_head if hasattr(model, 'roi_head') else None
+    if type(loss).__name__ == 'EffectiveClassMarginLoss':  # the authors' r50_ecm_1x.py
+        assert head.fc_cls.out_features == head.num_classes + 1 and head.prior_prob is None
+        assert type(head.fc_cls).__name__ == 'NormedLinear' and head.fc_cls.tempearture == 20
+        assert type(mask_head.conv_logits).__name__ == 'NormedConv2d'
+        assert loss.fg_bg_ratio == 6.3313 and loss.class_freq is not None
+        if 'lvis' in osp.basename(path):
+            assert cfg.optim_wrapper.clip_grad == dict(max_norm=5, norm_type=2)
+            warmup = cfg.param_scheduler[0]
+            assert (warmup.start_factor, warmup.end) == (1e-4, 10000)
+            assert cfg.train_dataloader.dataset.type == 'ClassBalancedDataset'
+            assert cfg.train_dataloader.dataset.oversample_thr == 1e-3
+    if type(loss).__name__ == 'GumbelOptimizedLoss':  # the authors' LVIS v1 DropLoss configs
+        assert head.fc_cls.out_features == head.num_classes and head.prior_prob is None
+        head.init_weights()  # the authors' start (the LVIS leaves' models are initialised above)
+        assert (head.fc_cls.weight == 0.001).all() and (head.fc_cls.bias == -2).all()
+        assert type(mask_head.conv_logits).__name__ == 'NormedConv2d'
+        assert loss.clamp == (-4.0, 10.0) and loss.max_loss is None
+        assert loss.drop_lambda is not None and loss.protected.any()
+        if 'lvis' in osp.basename(path):
+            assert loss.drop_lambda == 0.0011 and int(loss.protected.sum()) == 815
+            assert cfg.train_dataloader.dataset.oversample_thr == 1e-3
+            want = (24, [16, 22]) if '-2x_' in osp.basename(path) else (12, [8, 11])
+            assert (cfg.train_cfg.max_epochs, cfg.param_scheduler[1].milestones) == want
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))

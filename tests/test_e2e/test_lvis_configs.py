@@ -1,8 +1,8 @@
 """The real LVIS leaves, run as a researcher's first ``tools/train.py`` / ``tools/test.py``:
 one leaf per config family (EQL v1, EQL v0.5, EQLv2, ATSS + EFL, mmdet's losses, federated,
-softmax EQL), its pipeline, sampler, weight initialisation from the ImageNet file and evaluator,
-for 2 iterations (1 at LVIS scale) on a tiny dataset in the exact LVIS format with the real
-category lists, then tested from the checkpoint. Offline: the ImageNet file is a stand-in in
+softmax EQL, ECM, GOL: each folder of configs/, found by itself), its pipeline, sampler, weight
+initialisation from the ImageNet file and evaluator, for 2 iterations (1 at LVIS scale) on a
+tiny dataset in the exact LVIS format with the real category lists, then tested from the checkpoint. Offline: the ImageNet file is a stand-in in
 torch's hub cache (lvis_fixture.py), and no torchvision is installed, so a leaf that still says
 ``torchvision://`` fails here.
 
@@ -297,6 +297,13 @@ def test_lvis_leaf_trains_and_tests(family, runs):
     if family == 'seql-v1':  # mmdet's softmax head, beta drawn per RoI with gamma 0.9
         assert 'SoftmaxEQLLoss: gamma=0.9, lambda=0.0011 protects 815 of 1203' in train_log
         assert ckpt['state_dict']['roi_head.bbox_head.fc_cls.weight'].shape[0] == 1204
+    if family == 'ecm-v1':  # margins from the LVIS v1 image counts; C + 1 outputs
+        assert 'EffectiveClassMarginLoss: margins and weights from the image counts of lvis_v1' \
+            in train_log
+        assert ckpt['state_dict']['roi_head.bbox_head.fc_cls.weight'].shape[0] == 1204
+    if family == 'gol-v1':  # DropLoss on the v1 frequencies; C outputs
+        assert 'GumbelOptimizedLoss with DropLoss: lambda=0.0011 protects 815 of 1203' in train_log
+        assert ckpt['state_dict']['roi_head.bbox_head.fc_cls.weight'].shape[0] == 1203
     if family == 'federated-v1':  # a set of 50 classes a step, from the LVIS v1 image counts
         assert 'FederatedLoss: 50 classes a call (present ones first), the rest drawn by image ' \
             'counts ** 0.5 from lvis_v1' in train_log
