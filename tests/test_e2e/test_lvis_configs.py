@@ -2,9 +2,9 @@
 one leaf per config family (EQL v1, EQL v0.5, EQLv2, ATSS + EFL, mmdet's losses, federated,
 softmax EQL, ECM, GOL: each folder of configs/, found by itself), its pipeline, sampler, weight
 initialisation from the ImageNet file and evaluator, for 2 iterations (1 at LVIS scale) on a
-tiny dataset in the exact LVIS format with the real category lists, then tested from the checkpoint. Offline: the ImageNet file is a stand-in in
-torch's hub cache (lvis_fixture.py), and no torchvision is installed, so a leaf that still says
-``torchvision://`` fails here.
+tiny dataset in the exact LVIS format with the real category lists, then tested from the
+checkpoint. Offline: the ImageNet file is a stand-in in torch's hub cache (lvis_fixture.py), and
+no torchvision is installed, so a leaf that still says ``torchvision://`` fails here.
 
 The EQL v1 leaf runs as a newcomer runs a leaf on own data (docs/train_test.md): as it is, at
 LVIS's own scale, with ``--data-root`` and ``--max-iters 1``, tested from the checkpoint, and its
