@@ -3,6 +3,7 @@ named by the rule in configs/README.md."""
 import copy
 import functools
 import glob
+import math
 import os.path as osp
 import re
 
@@ -210,7 +211,13 @@ def test_config_loads_and_builds(path, freq_file, imagenet_cache, monkeypatch):
             assert (warmup.start_factor, warmup.end) == (1e-4, 10000)
             assert cfg.train_dataloader.dataset.type == 'ClassBalancedDataset'
             assert cfg.train_dataloader.dataset.oversample_thr == 1e-3
-    if type(loss).__name__ == 'GumbelOptimizedLoss':  # the authors' LVIS v1 DropLoss configs
+    if type(loss).__name__ == 'GumbelOptimizedLoss' and '_gumbel_' in osp.basename(path):
+        # the activation alone, like for like with the sigmoid leaf: its head and prior
+        head.init_weights()
+        assert head.prior_prob == 0.001 and loss.drop_lambda is None and loss.max_loss == 20
+        assert torch.allclose(head.fc_cls.bias, torch.tensor(-math.log(-math.log(0.001))))
+        assert type(mask_head.conv_logits).__name__ == 'Conv2d'
+    elif type(loss).__name__ == 'GumbelOptimizedLoss':  # the authors' LVIS v1 DropLoss configs
         assert head.fc_cls.out_features == head.num_classes and head.prior_prob is None
         head.init_weights()  # the authors' start (the LVIS leaves' models are initialised above)
         assert (head.fc_cls.weight == 0.001).all() and (head.fc_cls.bias == -2).all()

@@ -18,6 +18,7 @@ for a foreground RoI the negative terms of the classes with frequency f_j < lamb
 r the share of this call's foreground RoIs whose class has f_j < lambda (no foreground RoI:
 nothing dropped).
 """
+import math
 from typing import Dict, Optional, Sequence, Union
 
 import torch
@@ -164,6 +165,13 @@ class GumbelOptimizedLoss(CWideSigmoidHeadMixin, nn.Module):
             'GumbelOptimizedLoss with DropLoss: '
             f'{summarize_protection(cf, self.drop_lambda)}',
             logger='current')
+
+    @staticmethod
+    def prior_logit(prior_prob: float) -> float:
+        """The logit whose Gumbel probability is ``prior_prob``: -log(-log p) (the
+        frequency-aware head's prior initialisation; p = 0.001 gives -1.93, near the authors'
+        bias of -2)."""
+        return -math.log(-math.log(prior_prob))
 
     def get_activation(self, cls_score: Tensor) -> Tensor:
         """(N, C) logits -> (N, C + 1) scores: exp(-exp(-z)), then a zero background column."""

@@ -257,3 +257,29 @@ def test_trains_inside_the_frequency_aware_head_over_several_iterations():
         assert (cls_score.grad[torch.tensor(drop) == 0] == 0).all()
         opt.step()
     assert draws[0] != draws[1]
+
+
+def test_the_heads_prior_is_the_same_probability_under_the_gumbel_activation():
+    """prior_prob=0.001 on the frequency-aware head starts every class at p = 0.001 under the
+    loss's activation: bias -log(-log 0.001) = -1.93 with the Gumbel loss, -6.91 with a sigmoid
+    one."""
+
+    def head(loss):
+        h = MODELS.build(
+            dict(
+                type='FreqAwareShared2FCBBoxHead',
+                in_channels=4,
+                fc_out_channels=8,
+                roi_feat_size=2,
+                num_classes=3,
+                prior_prob=0.001,
+                loss_cls=loss))
+        h.init_weights()
+        return h
+
+    gumbel = head(dict(type='GumbelOptimizedLoss', num_classes=3))
+    p = gumbel.loss_cls.get_activation(gumbel.fc_cls.bias[None].detach())[0, :3]
+    assert torch.allclose(p, torch.full((3, ), 0.001), rtol=1e-5)
+    assert gumbel.fc_cls.bias[0].item() == pytest.approx(-1.9326, abs=1e-4)
+    sigmoid = head(dict(type='EQLLoss', num_classes=3, lambda_=0.0, class_freq=[0.1] * 3))
+    assert sigmoid.fc_cls.bias[0].item() == pytest.approx(-6.9068, abs=1e-4)

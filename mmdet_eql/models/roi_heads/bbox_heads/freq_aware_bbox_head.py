@@ -34,7 +34,9 @@ class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
     entries, writes it into its ``loss_cls`` config when the loss takes a ``class_freq``
     argument (as mmdet's DETR head does with ``class_weight``) before the loss is built, and
     initialises the foreground classifier bias from a prior probability, as the EQL authors do:
-    b = -log((1 - p) / p), p = 0.001 (Lin et al., focal loss). Works in every stage of a Cascade.
+    b = -log((1 - p) / p), p = 0.001 (Lin et al., focal loss); under a loss with another
+    activation, the logit of probability p under it (the loss's ``prior_logit``: Gumbel,
+    b = -log(-log p)). Works in every stage of a Cascade.
 
     Args:
         class_freq (str | Sequence[float] | None): the frequency source.
@@ -80,5 +82,9 @@ class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
                 f'{type(self).__name__}: prior_prob is ignored with a softmax loss',
                 logger='current')
             return
-        bias = -math.log((1 - self.prior_prob) / self.prior_prob)
+        # the logit whose probability is p under the loss's activation (a loss with another
+        # activation than the sigmoid says it: GumbelOptimizedLoss.prior_logit)
+        prior_logit = getattr(self.loss_cls, 'prior_logit', None)
+        bias = prior_logit(self.prior_prob) if prior_logit is not None else -math.log(
+            (1 - self.prior_prob) / self.prior_prob)
         nn.init.constant_(self.fc_cls.bias[:self.num_classes], bias)
