@@ -35,7 +35,7 @@ from mmengine.logging import print_log
 from torch import Tensor
 
 from mmdet_eql.utils.class_frequency import ClassFrequency, check_num_classes, resolve_class_freq
-from .utils import check_finite_and_labels, check_loss_args, roi_accuracy
+from .utils import ObjectnessSigmoidHeadMixin, check_finite_and_labels, check_loss_args
 
 
 def ecm_terms(counts: Sequence[float], fg_bg_ratio: float = 6.3313) -> Dict[str, np.ndarray]:
@@ -66,12 +66,14 @@ def ecm_terms(counts: Sequence[float], fg_bg_ratio: float = 6.3313) -> Dict[str,
 
 
 @MODELS.register_module()
-class EffectiveClassMarginLoss(nn.Module):
+class EffectiveClassMarginLoss(ObjectnessSigmoidHeadMixin, nn.Module):
     """Effective class-margin loss (Cho and Krähenbühl, ECCV 2022, arXiv:2301.09724).
 
     Sigmoid cross-entropy over C + 1 logits, each output j with the margin offset
     log(n+_j / n-_j) / 4 on the doubled logit and the weight w_j (module docstring). No state:
-    margins and weights are fixed by the class counts before training.
+    margins and weights are fixed by the class counts before training. The head contract (C + 1
+    channels; test-time scores sigmoid(z_j) (1 - sigmoid(z_bg)), the authors' plain sigmoid of the
+    logit, no margin or doubling; accuracy) is EQLv2's: ``ObjectnessSigmoidHeadMixin``.
 
     Differences from the authors' code, on purpose: the counts come from ``class_freq`` (a
     preset, a JSON made by tools/analysis_tools/class_frequency.py, or C numbers), not a
@@ -160,24 +162,6 @@ class EffectiveClassMarginLoss(nn.Module):
             f'{terms["weight"][:-1].min():.3f}..{terms["weight"][:-1].max():.3f} '
             f'(background {terms["offset"][-1]:.2f}, {terms["weight"][-1]:.3f})',
             logger='current')
-
-    def get_cls_channels(self, num_classes: int) -> int:
-        """C + 1: one logit per class and the background logit."""
-        assert num_classes == self.num_classes
-        return num_classes + 1
-
-    def get_activation(self, cls_score: Tensor) -> Tensor:
-        """(N, C + 1) logits -> (N, C + 1) scores: sigmoid(z_j) (1 - sigmoid(z_bg)) for the
-        classes (the authors' test-time scores: no margin, no doubling), sigmoid(z_bg) last (mmdet's
-        bbox head drops it)."""
-        prob = torch.sigmoid(cls_score.float())
-        bg = prob[:, -1:]
-        return torch.cat([prob[:, :-1] * (1 - bg), bg], dim=1)
-
-    def get_accuracy(self, cls_score: Tensor, labels: Tensor) -> Dict[str, Tensor]:
-        """Accuracy (%) of argmax-over-classes on foreground RoIs, and of sigmoid(z_bg) < 0.5 as
-        the foreground decision over all RoIs."""
-        return roi_accuracy(cls_score[:, :-1], cls_score[:, -1] < 0, labels)
 
     def forward(self,
                 cls_score: Tensor,

@@ -3,7 +3,7 @@
 Shapes: N = RoIs, C = foreground classes; the classifier has C + 1 sigmoid logits, the last an
 objectness (background) logit. Label C means background.
 """
-from typing import Dict, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -13,7 +13,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from .grad_stats import GradientStatistics, split_by_label
-from .utils import check_finite_and_labels, check_loss_args, roi_accuracy
+from .utils import ObjectnessSigmoidHeadMixin, check_finite_and_labels, check_loss_args
 
 
 def eqlv2_weights(ratio: Tensor, gamma: float, mu: float, alpha: float):
@@ -25,7 +25,7 @@ def eqlv2_weights(ratio: Tensor, gamma: float, mu: float, alpha: float):
 
 
 @MODELS.register_module()
-class EqualizationLossV2(nn.Module):
+class EqualizationLossV2(ObjectnessSigmoidHeadMixin, nn.Module):
     """Equalization Loss v2, Tan et al., CVPR 2021 (https://arxiv.org/abs/2012.08548).
 
     Sigmoid cross-entropy over C + 1 logits. For class j with accumulated gradient ratio
@@ -88,23 +88,6 @@ class EqualizationLossV2(nn.Module):
         started = self.grad_stats.num_updates > 0
         return (torch.where(started, pos_w, torch.ones_like(pos_w)),
                 torch.where(started, neg_w, torch.ones_like(neg_w)))
-
-    def get_cls_channels(self, num_classes: int) -> int:
-        """C + 1: one logit per class and the objectness (background) logit."""
-        assert num_classes == self.num_classes
-        return num_classes + 1
-
-    def get_activation(self, cls_score: Tensor) -> Tensor:
-        """(N, C + 1) logits -> (N, C + 1) scores: s(z_j) (1 - s(z_bg)) for the classes, and
-        s(z_bg) in the last column (mmdet's bbox head drops it)."""
-        prob = torch.sigmoid(cls_score.float())
-        bg = prob[:, -1:]
-        return torch.cat([prob[:, :-1] * (1 - bg), bg], dim=1)
-
-    def get_accuracy(self, cls_score: Tensor, labels: Tensor) -> Dict[str, Tensor]:
-        """Accuracy (%) of argmax-over-classes on foreground RoIs, and of s(z_bg) < 0.5 as the
-        foreground decision over all RoIs."""
-        return roi_accuracy(cls_score[:, :-1], cls_score[:, -1] < 0, labels)
 
     def forward(self,
                 cls_score: Tensor,

@@ -26,11 +26,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.models.losses.utils import weight_reduce_loss
 from mmdet.registry import MODELS
-from mmengine.logging import print_log
 from torch import Tensor
 
-from mmdet_eql.utils.class_frequency import (ClassFrequency, check_num_classes, resolve_class_freq,
-                                             summarize_protection)
+from mmdet_eql.utils.class_frequency import ClassFrequency, check_num_classes, resolve_class_freq
+from .eql_loss import log_protection
 from .utils import CWideSigmoidHeadMixin, check_finite_and_labels, check_loss_args, roi_accuracy
 
 
@@ -161,10 +160,11 @@ class GumbelOptimizedLoss(CWideSigmoidHeadMixin, nn.Module):
         if self.drop_lambda is None:
             return
         self.protected.copy_(torch.from_numpy(cf.protected(self.drop_lambda)))
-        print_log(
-            'GumbelOptimizedLoss with DropLoss: '
-            f'{summarize_protection(cf, self.drop_lambda)}',
-            logger='current')
+        log_protection(
+            'GumbelOptimizedLoss with DropLoss',
+            cf,
+            self.drop_lambda,
+            unprotected='DropLoss drops nothing (plain Gumbel cross-entropy)')
 
     @staticmethod
     def prior_logit(prior_prob: float) -> float:

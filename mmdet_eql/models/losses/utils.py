@@ -84,3 +84,30 @@ class CWideSigmoidHeadMixin:
         """Accuracy (%) of argmax-over-classes on foreground RoIs, and of score >= 0.5 as the
         foreground/background decision over all RoIs."""
         return roi_accuracy(cls_score, cls_score.max(1).values >= 0, labels)  # sigmoid >= 0.5
+
+
+class ObjectnessSigmoidHeadMixin:
+    """What mmdet's bbox head asks of a sigmoid loss whose classifier has C + 1 outputs, the last
+    an objectness (background) logit (EQLv2, ECM): C + 1 channels, class scores
+    s(z_j) (1 - s(z_bg)) with s(z_bg) last (mmdet's bbox head drops it), and accuracy of argmax on
+    foreground RoIs plus the s(z_bg) < 0.5 foreground decision. Set ``custom_cls_channels``,
+    ``custom_activation`` and ``custom_accuracy`` True."""
+
+    num_classes: int
+
+    def get_cls_channels(self, num_classes: int) -> int:
+        """C + 1: one logit per class and the objectness (background) logit."""
+        assert num_classes == self.num_classes
+        return num_classes + 1
+
+    def get_activation(self, cls_score: Tensor) -> Tensor:
+        """(N, C + 1) logits -> (N, C + 1) scores: s(z_j) (1 - s(z_bg)) for the classes, and
+        s(z_bg) in the last column (mmdet's bbox head drops it)."""
+        prob = torch.sigmoid(cls_score.float())
+        bg = prob[:, -1:]
+        return torch.cat([prob[:, :-1] * (1 - bg), bg], dim=1)
+
+    def get_accuracy(self, cls_score: Tensor, labels: Tensor) -> dict:
+        """Accuracy (%) of argmax-over-classes on foreground RoIs, and of s(z_bg) < 0.5 as the
+        foreground decision over all RoIs."""
+        return roi_accuracy(cls_score[:, :-1], cls_score[:, -1] < 0, labels)
