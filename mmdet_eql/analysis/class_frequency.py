@@ -1,6 +1,8 @@
-"""Per-category frequencies of an LVIS- or COCO-format annotation file, for ``class_freq``.
+"""Per-category frequencies of an LVIS-, COCO- or Open Images-format train split, for ``class_freq``.
 
     python tools/analysis_tools/class_frequency.py ANN_FILE --out OUT.json [--groups counts|file]
+    python tools/analysis_tools/class_frequency.py BOX_CSV --label-file CLASSES_CSV \
+        --hierarchy-file HIERARCHY_JSON --out OUT.json [--expand-parents] [--lambda 3e-4]
 
 OUT.json lists, per category (sorted by id): id, name, image_count, instance_count, frequency
 (the LVIS group) and freq = image_count / (images with at least one annotation), the denominator
@@ -19,6 +21,13 @@ Then it prints the lambda choices for EQL on these counts (the paper's tail rati
 rare group, the rare and common groups, and ``--tail-ratio``), each with the classes it protects
 and the ``loss_cls`` keys that choose it (docs/own_data.md), and warns of classes without train
 images.
+
+Open Images (the challenge's box CSV with its class-description CSV and label hierarchy JSON):
+categories in the class-description file's order (id = label + 1, name = DisplayName), counted as
+the loss sees the boxes (each box for its own class, a group-of box as one box), or with
+``--expand-parents`` as the challenge's evaluation expands them (each box also for its ancestor
+classes); mmdet_eql/utils/openimages.py says why. ``--lambda`` prints the tail ratio a lambda gives
+(the paper's definition: the share of the train boxes held by the classes it protects).
 """
 import argparse
 import os.path as osp
@@ -31,7 +40,17 @@ from mmdet_eql.utils.class_frequency import GROUP_NAMES, count_categories
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('ann_file', help='LVIS- or COCO-format annotation JSON (a train split)')
+    parser.add_argument(
+        'ann_file',
+        help='LVIS- or COCO-format annotation JSON, or an Open Images box CSV (a train split)')
+    parser.add_argument(
+        '--label-file', help="Open Images: the class-description CSV (LabelName,DisplayName)")
+    parser.add_argument('--hierarchy-file', help='Open Images: the label hierarchy JSON')
+    parser.add_argument(
+        '--expand-parents',
+        action='store_true',
+        help='Open Images: count each box for its ancestor classes too (as the challenge '
+        'evaluates), not only for its own class (as the loss trains)')
     parser.add_argument('--out', required=True, help='class-frequency JSON to write')
     parser.add_argument(
         '--groups',
@@ -44,6 +63,11 @@ def parse_args(argv=None):
         '--tail-ratio',
         type=float,
         help='also print the lambda that protects this share of the train instances (0-1)')
+    parser.add_argument(
+        '--lambda',
+        dest='lambda_',
+        type=float,
+        help='also print the classes and the tail ratio this lambda gives')
     parser.add_argument('--quiet', action='store_true', help='no progress bars')
     return parser.parse_args(argv)
 
@@ -68,7 +92,7 @@ def frequency_file(counts: dict, source: str, groups_from: str) -> dict:
         **counts)
 
 
-def report_choices(result: dict, tail_ratio=None) -> None:
+def report_choices(result: dict, tail_ratio=None, lambda_=None) -> None:
     """Prints (and adds to ``result`` as ``lambda_choices``) the lambdas worth considering, and
     warns of classes without train images."""
     from mmdet_eql.utils.class_frequency import class_freq_from_records, lambda_choices
@@ -79,7 +103,7 @@ def report_choices(result: dict, tail_ratio=None) -> None:
               f'{", ".join(map(repr, empty[:5]))}{", ..." if len(empty) > 5 else ""}): they have '
               'no positive to learn from, and any lambda > 0 protects them; check the class list '
               'and that this is the train split')
-    rows = lambda_choices(cf, tail_ratio)
+    rows = lambda_choices(cf, tail_ratio, lambda_)
     n = result['num_images_with_annotations']
     print(f'lambda for EQLLoss (it protects the classes with f_j < lambda; f_j = image_count / '
           f'{n}):')
@@ -97,6 +121,13 @@ def report_choices(result: dict, tail_ratio=None) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     t0 = time.perf_counter()
+    if args.tail_ratio is not None and not 0 <= args.tail_ratio <= 1:
+        raise ToolError(f'--tail-ratio is a share of the train instances in [0, 1], got '
+                        f'{args.tail_ratio}')
+    if args.lambda_ is not None and not 0 <= args.lambda_ <= 1:
+        raise ToolError(f'--lambda is a frequency threshold in [0, 1], got {args.lambda_}')
+    if args.ann_file.endswith('.csv') or args.label_file or args.hierarchy_file:
+        return openimages_main(args, t0)
     ann = load_json(args.ann_file, what='annotation file', progress=not args.quiet)
     if not isinstance(ann, dict):
         raise ToolError(f'annotation file {args.ann_file!r}: expected a JSON object with '
@@ -109,9 +140,6 @@ def main(argv=None) -> int:
     differ = [
         c for c in result['categories'] if file_groups.get(c['id']) not in (None, c['frequency'])
     ]
-    if args.tail_ratio is not None and not 0 <= args.tail_ratio <= 1:
-        raise ToolError(f'--tail-ratio is a share of the train instances in [0, 1], got '
-                        f'{args.tail_ratio}')
     if args.groups == 'file':
         missing = [
             c['id'] for c in result['categories'] if file_groups.get(c['id']) not in GROUP_NAMES
@@ -147,16 +175,48 @@ def main(argv=None) -> int:
         'file': 'annotation file',
         'share': 'share of instances'
     }.get(args.groups, 'image counts'))
-    report_choices(result, args.tail_ratio)
+    report_choices(result, args.tail_ratio, args.lambda_)
     write_json(result, args.out, what='class-frequency file')
+    print_summary(result, args.out, t0)
+    return 0
+
+
+def openimages_main(args, t0) -> int:
+    """The tool on an Open Images box CSV."""
+    from mmdet_eql.utils.openimages import OpenImagesFormatError, count_openimages
+    if not (args.label_file and args.hierarchy_file):
+        raise ToolError(f'{args.ann_file!r}: an Open Images box CSV needs --label-file (the '
+                        'class-description CSV) and --hierarchy-file (the label hierarchy JSON)')
+    if args.groups == 'file':
+        raise ToolError('--groups file: Open Images files carry no frequency groups; use counts '
+                        'or share')
+    try:
+        result = count_openimages(
+            args.ann_file, args.label_file, args.hierarchy_file, expand_parents=args.expand_parents)
+    except (OpenImagesFormatError, FileNotFoundError) as e:
+        raise ToolError(str(e)) from None
+    print('Open Images: ' + ('each box counted for its class and every ancestor class '
+                             '(--expand-parents, as the challenge evaluates)' if args.expand_parents
+                             else 'each box counted for its own class only, a group-of box as '
+                             'one (as the loss trains; --expand-parents counts parents too)'))
+    if args.groups == 'share':
+        set_share_groups(result['categories'])
+    result = frequency_file(result, osp.basename(args.ann_file),
+                            'share of instances' if args.groups == 'share' else 'image counts')
+    report_choices(result, args.tail_ratio, args.lambda_)
+    write_json(result, args.out, what='class-frequency file')
+    print_summary(result, args.out, t0)
+    return 0
+
+
+def print_summary(result: dict, out: str, t0: float) -> None:
     groups = {g: 0 for g in 'rcf'}
     for c in result['categories']:
         groups[c['frequency']] += 1
     print(f"{len(result['categories'])} categories (" + ', '.join(f'{GROUP_NAMES[g]} {n}'
                                                                   for g, n in groups.items()) +
           f"), {result['num_images']} images, {result['num_images_with_annotations']} with "
-          f'annotations -> {args.out} ({time.perf_counter() - t0:.1f} s)')
-    return 0
+          f'annotations -> {out} ({time.perf_counter() - t0:.1f} s)')
 
 
 if __name__ == '__main__':

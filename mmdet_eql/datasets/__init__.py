@@ -1,3 +1,4 @@
 from .lvis_format import LVISFormatDataset
+from .openimages import CheckedOpenImagesDataset
 
-__all__ = ['LVISFormatDataset']
+__all__ = ['LVISFormatDataset', 'CheckedOpenImagesDataset']

@@ -155,13 +155,23 @@ def stem_marker():
     return torch.randn(64, 3, 7, 7, generator=g) * 0.05
 
 
+def res5_marker():
+    """The (512, 1024, 1, 1) weight of res5's first convolution (``layer4.0.conv1``, the same shape
+    in ResNet-50 and -101) the stand-in files hold: a C4 model's shared head loads it."""
+    import torch
+    g = torch.Generator().manual_seed(5)
+    return torch.randn(512, 1024, 1, 1, generator=g) * 0.05
+
+
 def write_stand_in_weights(torch_home: str) -> list:
     """Writes stand-ins of the ImageNet ResNet files the LVIS leaves name into
     ``torch_home``/hub/checkpoints/, where mmengine reads them instead of downloading: a partial
-    state dict (the stem convolution and its batch norm), for trying the LVIS path offline. NOT
-    ImageNet weights: a detector started from them learns from scratch. Returns the paths."""
+    state dict (the stem convolution and its batch norm, and res5's first convolution), for trying
+    the LVIS path offline. NOT ImageNet weights: a detector started from them learns from scratch.
+    Returns the paths."""
     import torch
     state = {
+        'layer4.0.conv1.weight': res5_marker(),
         'conv1.weight': stem_marker(),
         'bn1.weight': torch.ones(64),
         'bn1.bias': torch.zeros(64),

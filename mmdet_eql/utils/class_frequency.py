@@ -387,10 +387,13 @@ def lambda_between(cf: ClassFrequency, protect: np.ndarray) -> Optional[float]:
     return float((top + rest) / 2) if top < rest else None
 
 
-def lambda_choices(cf: ClassFrequency, tail_ratio: Optional[float] = None) -> List[dict]:
+def lambda_choices(cf: ClassFrequency,
+                   tail_ratio: Optional[float] = None,
+                   lambda_: Optional[float] = None) -> List[dict]:
     """The lambdas worth considering for these frequencies, each with what it protects: the
-    paper's tail ratio, the rare group, the rare and common groups (when groups are known), and
-    ``tail_ratio`` when given. Each: key ('paper', 'tail_ratio', 'rare' or 'rare+common'), choice
+    paper's tail ratio, the rare group, the rare and common groups (when groups are known),
+    ``tail_ratio`` and ``lambda_`` when given. Each: key ('paper', 'tail_ratio', 'rare',
+    'rare+common' or 'lambda'), choice
     (its words), lambda_, protected (names or indices), tail_ratio (share of instances in the
     protected classes, when counts are known), config (the ``loss_cls`` keys that choose it)."""
     rows = []
@@ -421,6 +424,13 @@ def lambda_choices(cf: ClassFrequency, tail_ratio: Optional[float] = None) -> Li
                         choice=f'the {label} group',
                         lambda_=lam,
                         config=f'lambda_={lam:.6g}'))
+    if lambda_ is not None:
+        rows.append(
+            dict(
+                key='lambda',
+                choice=f'lambda {lambda_:g} (--lambda)',
+                lambda_=float(lambda_),
+                config=f'lambda_={lambda_:g}'))
     for row in rows:
         mask = cf.protected(row['lambda_'])
         row['protected'] = [cf.names[i] if cf.names else i for i in np.flatnonzero(mask)]

@@ -55,6 +55,22 @@ def set_data_root(cfg, data_root: str) -> Tuple[str, ...]:
         for ev in _evaluators(cfg, ev_key):
             if 'ann_file' in ev and cfg.get(loader) is not None:
                 ev.ann_file = osp.join(data_root, inner_dataset(cfg[loader]).ann_file)
+    # other files under the leaf's own data root (the Open Images leaves' class_freq), moved too
+    old = cfg.get('data_root')
+    if isinstance(old, str) and old:
+        old = osp.join(old, '')
+
+        def move(node):
+            for k, v in (node.items() if isinstance(node, dict) else enumerate(node)):
+                if isinstance(v, str) and v.startswith(old):
+                    node[k] = data_root + v[len(old):]
+                elif isinstance(v, (dict, list)):
+                    move(v)
+
+        for key in ('model', 'val_evaluator', 'test_evaluator'):
+            if isinstance(cfg.get(key), (dict, list)):
+                move(cfg[key])
+        cfg.data_root = data_root
     return tuple(files)
 
 

@@ -36,10 +36,11 @@ PRETRAIN_NAME_RULE = re.compile(r'^(resnet18-half)_(shapes64)_pretrain\.py$')
 NAME_RULE = re.compile(
     r'^(mask-rcnn|cascade-mask-rcnn|faster-rcnn|retinanet|atss|fcos)'
     r'_(r50|r101|x101-32x4d|x101-64x4d|r18-half)(-caffe)?'
-    r'_fpn'
+    r'_(fpn|c4)'
     r'(_[a-z][a-z0-9.-]*)?'
     r'_(random|sample[0-9]e-[0-9]|rfs)(-ms|-paper)?'
-    r'(-(\d+x|\d+e|\d+k)_(lvis-v1|lvis-v0\.5|coco-format)(_ap-fixed)?|_longtail)\.py$')
+    r'(-(\d+x|\d+e|\d+k)_(lvis-v1|lvis-v0\.5|coco-format|openimages-challenge)(_ap-fixed)?'
+    r'|_longtail)\.py$')
 
 
 @functools.lru_cache(maxsize=None)
@@ -154,21 +155,49 @@ def imagenet_cache(tmp_path_factory):
     return home
 
 
+def head_configs(cfg) -> list:
+    """The box head config(s) a config declares: a cascade's ``stage_bbox_head`` (over its
+    stages), else the RoI head's or the one-stage detector's bbox head."""
+    if 'roi_head' not in cfg.model:
+        return [cfg.model.bbox_head]
+    roi = cfg.model.roi_head
+    if isinstance(roi.bbox_head, list):
+        return [roi.stage_bbox_head] if 'stage_bbox_head' in roi else list(roi.bbox_head)
+    return [roi.bbox_head]
+
+
 @pytest.mark.parametrize('path', BY_MODEL, ids=lambda p: osp.relpath(p, ROOT))
 def test_config_loads_and_builds(path, freq_file, imagenet_cache, monkeypatch):
     cfg = load(path)
-    head_cfg = cfg.model.roi_head.bbox_head if 'roi_head' in cfg.model else cfg.model.bbox_head
-    for holder in (head_cfg, head_cfg.get('loss_cls', {})):  # the head, or a loss on mmdet's
-        freq = holder.get('class_freq')
-        if isinstance(freq, str) and freq.endswith('.json') and not osp.isfile(freq):
-            # the benchmark's frequency file is made with its data (tools/benchmark/make_dataset.py)
-            holder.class_freq = freq_file(head_cfg.num_classes)
+    for head_cfg in head_configs(cfg):
+        for holder in (head_cfg, head_cfg.get('loss_cls', {})):  # the head, or a loss on mmdet's
+            freq = holder.get('class_freq')
+            if isinstance(freq, str) and freq.endswith('.json') and not osp.isfile(freq):
+                # a frequency file made with the data (the benchmark's: make_dataset.py; Open
+                # Images': class_frequency.py)
+                holder.class_freq = freq_file(head_cfg.num_classes)
+    for ev in (cfg.val_evaluator, cfg.test_evaluator):
+        if isinstance(ev.get('class_freq'), str) and not osp.isfile(ev.class_freq):
+            ev.class_freq = freq_file(head_configs(cfg)[0].num_classes)
     assert cfg.custom_imports['imports'] == ['mmdet_eql']
     assert 'work_dir' not in cfg
     # exact resume: torch's generator state goes into every checkpoint
     assert dict(type='RNGStateHook') in cfg.get('custom_hooks', [])
     model = built_model(path, cfg, imagenet_cache, monkeypatch)
     head = model.roi_head.bbox_head if hasattr(model, 'roi_head') else model.bbox_head
+    if isinstance(head, torch.nn.ModuleList):  # a cascade: the same loss and head in every stage
+        assert len(head) == cfg.model.roi_head.num_stages == 3
+        assert len({(type(h).__name__, type(h.loss_cls).__name__) for h in head}) == 1
+        assert [list(h.bbox_coder.stds) for h in head] == [[0.1, 0.1, 0.2, 0.2],
+                                                           [0.05, 0.05, 0.1, 0.1],
+                                                           [0.033, 0.033, 0.067, 0.067]]
+        assert type(model.roi_head).__name__ == 'FreqAwareCascadeRoIHead'
+        head = head[-1]
+    if '_c4_' in osp.basename(path):  # res5 from the ImageNet file too (mmdet 3.3's C4 does not)
+        from lvis_fixture import res5_marker
+        assert torch.equal(model.roi_head.shared_head.layer4[0].conv1.weight.detach(),
+                           res5_marker())
+        assert type(head).__name__ == 'FreqAwareBBoxHead' and head.with_avg_pool
     if 'lvis' in osp.basename(path):
         from lvis_fixture import stem_marker
         assert torch.equal(model.backbone.conv1.weight.detach(), stem_marker())
@@ -184,12 +213,18 @@ def test_config_loads_and_builds(path, freq_file, imagenet_cache, monkeypatch):
     loss = getattr(head, 'loss_cls', None)
     if type(loss).__name__ == 'EQLLoss':
         assert loss.class_freq is not None and head.fc_cls.out_features == head.num_classes
-        assert 'use_sigmoid' not in cfg.model.roi_head.bbox_head.loss_cls
+        assert all('use_sigmoid' not in h.loss_cls for h in head_configs(cfg))
     if type(loss).__name__ == 'FederatedLoss':  # the authors' settings (configs/README.md)
         assert head.fc_cls.out_features == head.num_classes and loss.class_freq is not None
         if 'lvis' in osp.basename(path):
             assert (loss.num_sample_cats, loss.freq_weight_power, head.prior_prob) == (50, 0.5,
                                                                                        0.01)
+    if 'openimages' in osp.basename(path):  # the EQL paper's Table 6: 500 classes, lambda 3e-4
+        assert head.num_classes == 500 and type(loss).__name__ == 'EQLLoss'
+        assert loss.lambda_ == (0.0003 if '_eql_' in osp.basename(path) else 0.0)
+        assert cfg.train_dataloader.dataset.type == 'CheckedOpenImagesDataset'
+        assert cfg.val_evaluator.type == 'OpenImagesGroupMetric' and cfg.val_evaluator.num_groups \
+            == 5
     if type(loss).__name__ == 'SoftmaxEQLLoss':  # mmdet's softmax head, background last
         assert type(head).__name__ == 'Shared2FCBBoxHead'
         assert head.fc_cls.out_features == head.num_classes + 1 and loss.gamma == 0.9
@@ -199,7 +234,9 @@ def test_config_loads_and_builds(path, freq_file, imagenet_cache, monkeypatch):
         assert head.fc_cls.out_features == head.num_classes + 1  # objectness column
     if type(loss).__name__ == 'EqualizedFocalLoss':
         assert head.cls_out_channels == head.num_classes  # sigmoid: no background channel
-    mask_head = model.roi_head.mask_head if hasattr(model, 'roi_head') else None
+    mask_head = getattr(getattr(model, 'roi_head', None), 'mask_head', None)
+    if isinstance(mask_head, torch.nn.ModuleList):  # a cascade's: the same in every stage
+        mask_head = mask_head[-1]
     if type(loss).__name__ == 'EffectiveClassMarginLoss':  # the authors' r50_ecm_1x.py
         assert head.fc_cls.out_features == head.num_classes + 1 and head.prior_prob is None
         assert type(head.fc_cls).__name__ == 'NormedLinear' and head.fc_cls.tempearture == 20
@@ -236,6 +273,7 @@ def test_config_uses_fast_lvis_metric(path):
     """LVIS-format leaves use the compiled LVIS metric; the COCO-format example uses mmdet's COCO
     metric on its own val file (its APr / APc / APf: eval_lvis.py --class-freq)."""
     cfg = load(path)
-    want = 'CocoMetric' if 'coco-format' in osp.basename(path) else 'FastLVISMetric'
+    want = 'CocoMetric' if 'coco-format' in osp.basename(path) else \
+        'OpenImagesGroupMetric' if 'openimages' in osp.basename(path) else 'FastLVISMetric'
     assert cfg.val_evaluator['type'] == want
     assert cfg.test_evaluator['type'] == want

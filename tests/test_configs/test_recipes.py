@@ -36,7 +36,8 @@ RELEASED = dict(
     test=(0.0001, 300),
     backbone=(50, 'caffe', MSRA_R50, False),
     pixels=((103.53, 116.28, 123.675), (1.0, 1.0, 1.0), False),
-    lambda_=0.00177)
+    lambda_=0.00177,
+    detector=('fpn', None))
 #: the paper's Table 1 setting: the released recipe with the authors' four changes (issue #8)
 PAPER = dict(
     RELEASED,
@@ -44,6 +45,15 @@ PAPER = dict(
     proposals=dict(RELEASED['proposals'], train_post=2000),
     class_agnostic_mask=True,
     box_losses=(('SmoothL1Loss', 1.0 / 9.0), ('SmoothL1Loss', 1.0)))
+#: the paper's Table 1 C4 rows: mmdet's C4 Mask R-CNN (the frequency-aware BBoxHead on res5, res5
+#: from the same ImageNet file), proposals as detectron2's C4 defaults (the RPN on one res4 level:
+#: 12,000 / 2,000 in training, the paper's 2,000 after NMS; 6,000 / 1,000 at test)
+PAPER_C4 = dict(
+    PAPER,
+    detector=('c4', None),
+    proposals=dict(train_pre=12000, train_post=2000, test_pre=6000, test_post=1000))
+#: the paper's Table 1 cascade rows: mmdet's Cascade Mask R-CNN (stages at IoU 0.5, 0.6, 0.7)
+PAPER_CASCADE = dict(PAPER, detector=('cascade', (0.5, 0.6, 0.7)))
 RECIPES = {
     # their README's rows, as released
     'mask-rcnn_r50-caffe_fpn_random-ms-90k_lvis-v0.5.py':
@@ -61,6 +71,23 @@ RECIPES = {
     dict(PAPER, backbone=(101, 'caffe', MSRA_R101, False)),
     'mask-rcnn_r101-caffe_fpn_sigmoid_random-paper-90k_lvis-v0.5.py':
     dict(PAPER, backbone=(101, 'caffe', MSRA_R101, False), lambda_=0.0),
+    # its C4 and Cascade rows
+    'mask-rcnn_r50-caffe_c4_eql_random-paper-90k_lvis-v0.5.py':
+    PAPER_C4,
+    'mask-rcnn_r50-caffe_c4_sigmoid_random-paper-90k_lvis-v0.5.py':
+    dict(PAPER_C4, lambda_=0.0),
+    'mask-rcnn_r101-caffe_c4_eql_random-paper-90k_lvis-v0.5.py':
+    dict(PAPER_C4, backbone=(101, 'caffe', MSRA_R101, False)),
+    'mask-rcnn_r101-caffe_c4_sigmoid_random-paper-90k_lvis-v0.5.py':
+    dict(PAPER_C4, backbone=(101, 'caffe', MSRA_R101, False), lambda_=0.0),
+    'cascade-mask-rcnn_r50-caffe_fpn_eql_random-paper-90k_lvis-v0.5.py':
+    PAPER_CASCADE,
+    'cascade-mask-rcnn_r50-caffe_fpn_sigmoid_random-paper-90k_lvis-v0.5.py':
+    dict(PAPER_CASCADE, lambda_=0.0),
+    'cascade-mask-rcnn_r101-caffe_fpn_eql_random-paper-90k_lvis-v0.5.py':
+    dict(PAPER_CASCADE, backbone=(101, 'caffe', MSRA_R101, False)),
+    'cascade-mask-rcnn_r101-caffe_fpn_sigmoid_random-paper-90k_lvis-v0.5.py':
+    dict(PAPER_CASCADE, backbone=(101, 'caffe', MSRA_R101, False), lambda_=0.0),
     # the authors' resampling threshold on mmdet's own recipe (torchvision's ResNet-50, 24 epochs
     # with steps at 16 and 22, mmdet's warm-up): only the threshold is the authors'
     'mask-rcnn_r50_fpn_eql_sample5e-4-ms-2x_lvis-v0.5.py':
@@ -95,6 +122,20 @@ def _scales(pipeline) -> tuple:
     raise AssertionError(f'no resize in {pipeline}')
 
 
+def box_heads(cfg) -> list:
+    """The box head config of each stage (one for a single-stage RoI head; a cascade's stages
+    with its ``stage_bbox_head`` written over them, as FreqAwareCascadeRoIHead builds them)."""
+    roi = cfg.model.roi_head
+    heads = roi.bbox_head if isinstance(roi.bbox_head, list) else [roi.bbox_head]
+    return [dict(h, **roi.get('stage_bbox_head', {})) for h in heads]
+
+
+def one(values: list, what: str):
+    """The value all stages share (the table states one)."""
+    assert all(v == values[0] for v in values), (what, values)
+    return values[0]
+
+
 def recipe_fields(cfg) -> dict:
     """The fields the table compares, read off a resolved config."""
     m = cfg.model
@@ -112,7 +153,13 @@ def recipe_fields(cfg) -> dict:
     inner = dataset.dataset if dataset['type'] == 'ClassBalancedDataset' else dataset
     opt = cfg.optim_wrapper.optimizer
     rcnn_test = m.test_cfg.rcnn
-    loss_cls = m.roi_head.bbox_head.get('loss_cls', {})
+    heads = box_heads(cfg)
+    loss_cls = one([h.get('loss_cls', {}) for h in heads], 'loss_cls')
+    rcnn_train = m.train_cfg.rcnn if isinstance(m.train_cfg.rcnn, list) else [m.train_cfg.rcnn]
+    if m.roi_head.type.endswith('CascadeRoIHead'):
+        detector = ('cascade', tuple(s.assigner.pos_iou_thr for s in rcnn_train))
+    else:
+        detector = ('c4' if m.roi_head.get('shared_head') else 'fpn', None)
 
     def box_loss(loss):
         return (loss['type'], loss.get('beta') if loss['type'] == 'SmoothL1Loss' else None)
@@ -128,16 +175,18 @@ def recipe_fields(cfg) -> dict:
             train_post=m.train_cfg.rpn_proposal.max_per_img,
             test_pre=m.test_cfg.rpn.nms_pre,
             test_post=m.test_cfg.rpn.max_per_img),
-        rois=(m.train_cfg.rcnn.sampler.num, m.train_cfg.rcnn.sampler.pos_fraction),
+        rois=one([(r.sampler.num, r.sampler.pos_fraction) for r in rcnn_train], 'rois'),
         sampler=('repeat factor' if thr > 0 else 'random', thr),
         class_agnostic_mask=bool(m.roi_head.mask_head.get('class_agnostic', False)),
-        box_losses=(box_loss(m.rpn_head.loss_bbox), box_loss(m.roi_head.bbox_head.loss_bbox)),
+        box_losses=(box_loss(m.rpn_head.loss_bbox),
+                    one([box_loss(h['loss_bbox']) for h in heads], 'loss_bbox')),
         test=(rcnn_test.score_thr, rcnn_test.max_per_img),
         backbone=(m.backbone.depth, m.backbone.get('style', 'pytorch'),
                   m.backbone.init_cfg.checkpoint, m.backbone.norm_cfg.requires_grad),
         pixels=(tuple(m.data_preprocessor.mean), tuple(m.data_preprocessor.std),
                 m.data_preprocessor.bgr_to_rgb),
-        lambda_=loss_cls.get('lambda_') if loss_cls.get('type') == 'EQLLoss' else None)
+        lambda_=loss_cls.get('lambda_') if loss_cls.get('type') == 'EQLLoss' else None,
+        detector=detector)
 
 
 def differences(fields: dict, want: dict) -> list:
@@ -155,12 +204,18 @@ def test_recipe_leaf_matches_the_authors_field_by_field(name):
     cfg = _load(name)
     assert differences(recipe_fields(cfg), RECIPES[name]) == []
     # what every LVIS leaf of the project keeps: the compiled LVIS metric, exact resume
-    assert cfg.val_evaluator.type == 'FastLVISMetric' and cfg.model.roi_head.bbox_head.num_classes \
-        == 1230
+    heads = box_heads(cfg)
+    assert cfg.val_evaluator.type == 'FastLVISMetric'
+    assert all(h['num_classes'] == 1230 for h in heads)
     assert dict(type='RNGStateHook') in cfg.custom_hooks
     if RECIPES[name]['lambda_'] is not None:  # EQL's head: sigmoid with the authors' prior
-        head = cfg.model.roi_head.bbox_head
-        assert head.type == 'FreqAwareShared2FCBBoxHead' and head.prior_prob == 0.001
+        want = 'FreqAwareBBoxHead' if 'c4' in name else 'FreqAwareShared2FCBBoxHead'
+        assert all(h['type'] == want and h['prior_prob'] == 0.001 for h in heads)
+        assert all(h['class_freq'] == 'lvis_v0.5' for h in heads)
+    shared = cfg.model.roi_head.get('shared_head')
+    if shared:  # C4: res5 from the backbone's own ImageNet file, of the backbone's depth
+        assert shared.depth == cfg.model.backbone.depth
+        assert shared.init_cfg == dict(type='Pretrained', checkpoint=RECIPES[name]['backbone'][2])
 
 
 def test_recipe_check_sees_a_changed_step_and_threshold():

@@ -45,8 +45,23 @@ sys.path.insert(0, osp.join(ROOT, 'tests', 'test_configs'))
 from test_recipes import RECIPES  # noqa: E402  (the recipe leaves and the authors' values)
 
 #: the recipe leaves of configs/eql/ (tests/test_configs/test_recipes.py), each trained two
-#: iterations through tools/train.py
+#: iterations through tools/train.py (the C4 and cascade ones then tested: validated on the val
+#: file by their evaluator, the test path)
 RECIPE_RUNS = ['recipe:' + name for name in sorted(RECIPES)]
+
+
+def detector_leaves() -> list:
+    """The leaves of other detectors than the families' Mask R-CNN FPN: every LVIS v1 cascade
+    leaf (one per loss) and the Open Images leaves, each trained two iterations through
+    tools/train.py and tested (validated by its evaluator after training)."""
+    import glob
+    return sorted(
+        osp.relpath(p, ROOT)
+        for pattern in ('*/cascade-mask-rcnn_r50_fpn_*_lvis-v1.py', 'openimages/*.py')
+        for p in glob.glob(osp.join(ROOT, 'configs', pattern)))
+
+
+DETECTOR_RUNS = ['detector:' + leaf for leaf in detector_leaves()]
 
 
 def lvis_families() -> dict:
@@ -62,6 +77,8 @@ def lvis_families() -> dict:
     out = {}
     for path in sorted(glob.glob(osp.join(ROOT, 'configs', '*', '*_r50_*_lvis-v*.py'))):
         name = osp.basename(path)
+        if name.startswith('cascade-'):
+            continue  # each cascade leaf runs on its own (DETECTOR_RUNS)
         version = re.search(r'_lvis-(v[0-9.]+?)(_ap-fixed)?\.py$', name).group(1)
         if name.endswith('_ap-fixed.py'):
             continue
@@ -90,7 +107,25 @@ def make_lvis_data(base) -> dict:
     return dict(
         v1=make_lvis_fixture(str(base / 'lvis_v1'), 'v1'),
         **{'v0.5': make_lvis_fixture(str(base / 'lvis_v0.5'), 'v0.5')},
+        openimages=make_openimages_fixture(str(base / 'openimages')),
         torch_home=torch_home)
+
+
+def make_openimages_fixture(root: str) -> str:
+    """The generated Open Images data and its class-frequency file where the leaves look for it
+    (challenge2019/class_freq.json), as tools/analysis_tools/class_frequency.py writes it."""
+    from mmdet_eql.analysis.class_frequency import frequency_file
+    from mmdet_eql.datasets.synthetic_openimages import FILES, make_openimages_format
+    from mmdet_eql.utils import write_json
+    from mmdet_eql.utils.openimages import count_openimages
+    root = make_openimages_format(root, num_train=4, num_val=2, num_classes=500)
+    counts = count_openimages(*(osp.join(root, FILES[k])
+                                for k in ('train', 'label_file', 'hierarchy_file')))
+    write_json(
+        frequency_file(counts, FILES['train'], 'image counts'),
+        osp.join(root, 'challenge2019', 'class_freq.json'),
+        what='class-frequency file')
+    return root
 
 
 #: the family whose AP-fixed leaf runs end to end through tools/test.py (the leaves' settings are
@@ -185,18 +220,32 @@ def run_family(family, lvis_data, tmp):
 
 
 def run_recipe(name, lvis_data, tmp):
-    """Two iterations of a recipe leaf through tools/train.py (``--max-iters 2``, no validation) on
-    the tiny LVIS v0.5 data, its images resized to a short side of 160."""
+    """Two iterations of a recipe leaf through tools/train.py (``--max-iters 2``) on the tiny LVIS
+    v0.5 data, its images resized to a short side of 160; validated after them (the test path) for
+    the C4 and cascade leaves, not for the FPN ones (their test path runs in the families')."""
     leaf = osp.join('configs', 'eql', name.split(':', 1)[1])
     cfg_path = str(tmp / osp.basename(leaf))
-    lvis_run_config(leaf, lvis_data['v0.5'], cfg_path, 160, proposals=PROPOSALS)
+    lvis_run_config(leaf, lvis_data['v0.5'], cfg_path, 160, proposals=PROPOSALS,
+                    detections=DETECTIONS)
     wd = str(tmp / 'work')
-    log = run([
-        'tools/train.py', cfg_path, '--work-dir', wd, '--max-iters', '2', '--cfg-options',
-        'train_cfg.val_begin=3'
-    ],
+    tested = '_c4_' in leaf or 'cascade-' in leaf
+    log = run(['tools/train.py', cfg_path, '--work-dir', wd, '--max-iters', '2'] +
+              ([] if tested else ['--cfg-options', 'train_cfg.val_begin=3']),
               env=job_env(lvis_data))
-    return dict(wd=wd, train_log=log, ckpt=osp.join(wd, 'iter_2.pth'))
+    return dict(wd=wd, train_log=log, ckpt=osp.join(wd, 'iter_2.pth'), tested=tested)
+
+
+def run_detector(name, lvis_data, tmp):
+    """Two iterations of a cascade or Open Images leaf through tools/train.py on the generated
+    data (short side 160), then its evaluator on the val file (the test path)."""
+    leaf = name.split(':', 1)[1]
+    data = lvis_data['openimages' if leaf.startswith(osp.join('configs', 'openimages')) else 'v1']
+    cfg_path = str(tmp / osp.basename(leaf))
+    cfg = lvis_run_config(leaf, data, cfg_path, 160, proposals=PROPOSALS, detections=DETECTIONS)
+    wd = str(tmp / 'work')
+    log = run(['tools/train.py', cfg_path, '--work-dir', wd, '--max-iters', '2'],
+              env=job_env(lvis_data))
+    return dict(wd=wd, train_log=log, cfg=cfg, ckpt=osp.join(wd, 'iter_2.pth'))
 
 
 def metric_names(cfg):
@@ -214,7 +263,9 @@ def selected_runs(items) -> set:
         if getattr(item, 'module', None) is not sys.modules[__name__]:
             continue
         params = getattr(getattr(item, 'callspec', None), 'params', {})
-        out.add(params.get('family') or params.get('recipe') or 'cost-script')
+        out.add(
+            params.get('family') or params.get('recipe') or params.get('detector') or
+            'cost-script')
     return out
 
 
@@ -230,13 +281,14 @@ def start_background_runs(tmp_path_factory, alone: bool = True, items=None) -> d
         pool = concurrent.futures.ThreadPoolExecutor(PARALLEL_RUNS if alone else 1)
         data = make_lvis_data(tmp_path_factory.mktemp('lvis'))
         order = [CLI_FAMILY, 'cost-script'] + sorted(
-            f for f in FAMILIES if f != CLI_FAMILY) + RECIPE_RUNS
+            f for f in FAMILIES if f != CLI_FAMILY) + RECIPE_RUNS + DETECTOR_RUNS
         wanted = selected_runs(items) if items is not None else set(order)
         for name in (n for n in order if n in wanted):
-            tmp = tmp_path_factory.mktemp(name)
+            tmp = tmp_path_factory.mktemp(name.replace('/', '-'))
             job = (
-                run_cost_script if name == 'cost-script' else
-                run_recipe if name.startswith('recipe:') else run_family)
+                run_cost_script if name == 'cost-script' else run_recipe if
+                name.startswith('recipe:') else run_detector if name.startswith('detector:') else
+                run_family)
             _STARTED[name] = pool.submit(job, name, data, tmp)
         _STARTED['_pool'] = pool
     return _STARTED
@@ -367,3 +419,57 @@ def test_recipe_leaf_trains_two_iterations(recipe, runs):
                 assert math.isfinite(v), (recipe, k, v)
     ckpt = torch.load(r['ckpt'], map_location='cpu', weights_only=False)
     assert torch.equal(ckpt['state_dict']['backbone.conv1.weight'], stem_marker())
+    if r['tested']:  # C4 and cascade: the test path after training, LVIS's metric
+        for key in ('AP', 'APr', 'APc', 'APf'):
+            assert f'lvis/bbox_{key}:' in r['train_log'] and f'lvis/segm_{key}:' in r['train_log']
+
+
+#: what each cascade leaf's log says of its loss (the same loss in each of the three stages)
+CASCADE_LOSS_LINES = {
+    'eql': 'EQLLoss: lambda=0.0011 protects 815 of 1203',
+    'eqlv2': None,
+    'fed': 'FederatedLoss: 50 classes a call',
+    'ecm': 'EffectiveClassMarginLoss: margins and weights from the image counts of lvis_v1',
+    'gol': 'GumbelOptimizedLoss with DropLoss: lambda=0.0011 protects 815 of 1203',
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('detector', DETECTOR_RUNS)
+def test_detector_leaf_trains_and_tests(detector, runs):
+    """Each cascade leaf (every loss of the project in the three stages) and each Open Images leaf
+    trains two iterations through tools/train.py with finite losses of every stage, starts from
+    the ImageNet file, and is tested by its evaluator (LVIS's AP by group; Open Images' AP and the
+    paper's AP1..AP5)."""
+    r = runs[detector].result()
+    leaf = detector.split(':', 1)[1]
+    log = r['train_log']
+    assert 'load model from: https://download.pytorch.org/models/resnet50-0676ba61.pth' in log
+    rows = train_log_rows(r['wd'])
+    assert [row['iter'] for row in rows] == [1, 2], rows
+    for row in rows:
+        for k, v in row.items():
+            if 'loss' in k:
+                assert math.isfinite(v), (leaf, k, v)
+    ckpt = torch.load(r['ckpt'], map_location='cpu', weights_only=False)
+    assert torch.equal(ckpt['state_dict']['backbone.conv1.weight'], stem_marker())
+    if 'openimages' in leaf:
+        assert all(f'AP{g}' in rows[0] or f'AP{g}:' in log for g in range(1, 6))
+        assert 'Open Images AP by training frequency (5 groups' in log
+        assert 'openimages/mAP:' in log or "'mAP'" in log or 'mAP:' in log
+        lam = '0.0003' if '_eql_' in leaf else '0'
+        assert f'lambda={lam}' in log.replace('0.0003', '0.0003') or '_eql_' not in leaf
+        return
+    # a cascade: the three stages' losses, the loss in each stage, the LVIS metric
+    for stage in range(3):
+        assert f's{stage}.loss_cls' in rows[0], rows[0]
+    method = leaf.split('_fpn_')[1].split('_')[0]
+    heads = [k for k in ckpt['state_dict'] if k.endswith('fc_cls.weight')]
+    assert len(heads) == 3, heads
+    width = 1204 if method in ('eqlv2', 'ecm') else 1203
+    assert all(ckpt['state_dict'][k].shape[0] == width for k in heads)
+    if CASCADE_LOSS_LINES[method]:
+        assert CASCADE_LOSS_LINES[method] in log
+    for m in ('bbox', 'segm'):
+        for key in ('AP', 'APr', 'APc', 'APf'):
+            assert f'lvis/{m}_{key}:' in log, (m, key)

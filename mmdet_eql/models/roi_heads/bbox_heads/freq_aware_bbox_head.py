@@ -1,4 +1,9 @@
-"""A Shared2FC bbox head that owns the class-frequency source of its classification loss.
+"""Frequency-awareness for any of mmdet's RoI box heads: the class-frequency source declared once.
+
+:class:`FreqAwareMixin` holds everything the project adds to a box head; the registered heads are
+mmdet's own with the mixin in front: ``FreqAwareShared2FCBBoxHead`` (Mask R-CNN FPN, each cascade
+stage), ``FreqAwareBBoxHead`` (mmdet's plain ``BBoxHead``: the C4 head on a res5 shared head) and
+``FreqAwareShared4Conv1FCBBoxHead``. Another mmdet box head takes it the same way, one line.
 
 Shapes: N = RoIs, C = foreground classes (``num_classes``).
 """
@@ -7,7 +12,8 @@ import math
 from typing import Optional, Sequence, Union
 
 import torch.nn as nn
-from mmdet.models.roi_heads.bbox_heads import BBoxHead, Shared2FCBBoxHead
+from mmdet.models.roi_heads.bbox_heads import (BBoxHead, Shared2FCBBoxHead,
+                                               Shared4Conv1FCBBoxHead)
 from mmdet.registry import MODELS
 from mmengine.logging import print_log
 
@@ -25,9 +31,8 @@ def _takes_class_freq(loss_cfg) -> bool:
     return cls is not None and 'class_freq' in inspect.signature(cls.__init__).parameters
 
 
-@MODELS.register_module()
-class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
-    """mmdet's ``Shared2FCBBoxHead`` with the class frequencies declared once.
+class FreqAwareMixin:
+    """What the project adds to one of mmdet's box heads (put it first among the bases).
 
     The head reads ``class_freq`` (a preset name, a JSON made by
     ``tools/analysis_tools/class_frequency.py`` or C floats), checks it has ``num_classes``
@@ -36,13 +41,13 @@ class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
     initialises the foreground classifier bias from a prior probability, as the EQL authors do:
     b = -log((1 - p) / p), p = 0.001 (Lin et al., focal loss); under a loss with another
     activation, the logit of probability p under it (the loss's ``prior_logit``: Gumbel,
-    b = -log(-log p)). Works in every stage of a Cascade.
+    b = -log(-log p)). ``ClassFreqCheckHook`` finds the head by its ``class_freq`` attribute.
 
     Args:
         class_freq (str | Sequence[float] | None): the frequency source.
         prior_prob (float | None): prior for the bias of the C foreground logits; None keeps
             mmdet's initialisation. Applied only when the loss is a sigmoid loss.
-        **kwargs: the arguments of ``Shared2FCBBoxHead``.
+        **kwargs: the arguments of the mmdet head.
     """
 
     def __init__(self,
@@ -62,10 +67,11 @@ class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
                     raise ValueError('class frequencies are given both to the bbox head and to '
                                      'its loss; declare them once, on the head')
                 kwargs['loss_cls'] = dict(loss_cls, class_freq=cf)
+        if prior_prob is not None and not 0 < prior_prob < 1:
+            raise ValueError(f'{type(self).__name__}: prior_prob must lie in (0, 1), got '
+                             f'{prior_prob!r}')
         super().__init__(*args, **kwargs)
         self.class_freq: Optional[ClassFrequency] = cf
-        if prior_prob is not None and not 0 < prior_prob < 1:
-            raise ValueError(f'prior_prob must lie in (0, 1), got {prior_prob!r}')
         self.prior_prob = prior_prob
 
     def check_class_names(self, names: Sequence[str]) -> None:
@@ -88,3 +94,23 @@ class FreqAwareShared2FCBBoxHead(Shared2FCBBoxHead):
         bias = prior_logit(self.prior_prob) if prior_logit is not None else -math.log(
             (1 - self.prior_prob) / self.prior_prob)
         nn.init.constant_(self.fc_cls.bias[:self.num_classes], bias)
+
+
+@MODELS.register_module()
+class FreqAwareShared2FCBBoxHead(FreqAwareMixin, Shared2FCBBoxHead):
+    """mmdet's ``Shared2FCBBoxHead`` (Mask R-CNN FPN, every stage of mmdet's Cascade Mask R-CNN)
+    with the class frequencies declared once (:class:`FreqAwareMixin`)."""
+
+
+@MODELS.register_module()
+class FreqAwareBBoxHead(FreqAwareMixin, BBoxHead):
+    """mmdet's plain ``BBoxHead`` (the C4 head: average-pooled res5 features, one linear layer
+    each for classes and boxes) with the class frequencies declared once
+    (:class:`FreqAwareMixin`)."""
+
+
+@MODELS.register_module()
+class FreqAwareShared4Conv1FCBBoxHead(FreqAwareMixin, Shared4Conv1FCBBoxHead):
+    """mmdet's ``Shared4Conv1FCBBoxHead`` (four convolutions and one fully connected layer, with
+    group normalisation in mmdet's GN configs) with the class frequencies declared once
+    (:class:`FreqAwareMixin`)."""
