@@ -26,7 +26,8 @@ model = dict(
         # res5 from the same ImageNet file (its layer4.* weights), as detectron2's C4 starts: mmdet
         # 3.3's C4 model gives the shared head no init_cfg, so res5 would start at Kaiming init
         # with its frozen BatchNorm at weight 1 / bias 0 (mmdet 2.x passed `pretrained` to it)
-        shared_head=dict(init_cfg=dict(type='Pretrained', checkpoint={{_base_.authors_checkpoint_r50}})),
+        shared_head=dict(
+            init_cfg=dict(type='Pretrained', checkpoint={{_base_.authors_checkpoint_r50}})),
         bbox_head=dict(
             type='FreqAwareBBoxHead',
             num_classes=1230,

@@ -1,4 +1,4 @@
-"""Per-category frequencies of an LVIS-, COCO- or Open Images-format train split, for ``class_freq``.
+"""Per-category frequencies of an LVIS-, COCO- or Open Images-format train split (class_freq).
 
     python tools/analysis_tools/class_frequency.py ANN_FILE --out OUT.json [--groups counts|file]
     python tools/analysis_tools/class_frequency.py BOX_CSV --label-file CLASSES_CSV \
@@ -195,10 +195,11 @@ def openimages_main(args, t0) -> int:
             args.ann_file, args.label_file, args.hierarchy_file, expand_parents=args.expand_parents)
     except (OpenImagesFormatError, FileNotFoundError) as e:
         raise ToolError(str(e)) from None
-    print('Open Images: ' + ('each box counted for its class and every ancestor class '
-                             '(--expand-parents, as the challenge evaluates)' if args.expand_parents
-                             else 'each box counted for its own class only, a group-of box as '
-                             'one (as the loss trains; --expand-parents counts parents too)'))
+    print('Open Images: ' +
+          ('each box counted for its class and every ancestor class '
+           '(--expand-parents, as the challenge evaluates)' if args.
+           expand_parents else 'each box counted for its own class only, a group-of box as '
+           'one (as the loss trains; --expand-parents counts parents too)'))
     if args.groups == 'share':
         set_share_groups(result['categories'])
     result = frequency_file(result, osp.basename(args.ann_file),

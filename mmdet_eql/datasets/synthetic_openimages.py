@@ -24,7 +24,6 @@ import numpy as np
 from mmdet_eql.utils.openimages import BOX_COLUMNS
 
 
-
 def make_classes(num_classes: int = 10) -> list:
     """(label name, display name, parent label name or None) of each class, in label order: the
     parents first (2, or one in ten classes), then their children, contiguous by parent."""
@@ -67,8 +66,7 @@ def hierarchy(classes=CLASSES) -> dict:
         LabelName=ROOT_LABEL,
         Subcategory=[
             dict(
-                LabelName=p[0],
-                Subcategory=[dict(LabelName=c[0]) for c in classes if c[2] == p[0]])
+                LabelName=p[0], Subcategory=[dict(LabelName=c[0]) for c in classes if c[2] == p[0]])
             for p in parents
         ])
 
@@ -105,8 +103,8 @@ def make_openimages_format(root: str,
                 x0, y0 = 0.05 + 0.3 * j, 0.1 + 0.1 * j
                 x1, y1 = x0 + 0.28, y0 + 0.6
                 color = [int(40 + 20 * label)] * 3
-                cv2.rectangle(img, (int(x0 * w), int(y0 * h)), (int(x1 * w), int(y1 * h)),
-                              color, -1)
+                cv2.rectangle(img, (int(x0 * w), int(y0 * h)), (int(x1 * w), int(y1 * h)), color,
+                              -1)
                 group_of = int(j == 2)
                 rows.append((img_id, 'xclick', classes[label][0], 1, f'{x0:.4f}', f'{x1:.4f}',
                              f'{y0:.4f}', f'{y1:.4f}', 0, 0, group_of, 0, 0))

@@ -47,12 +47,16 @@ LVIS_V1_VAL_IMAGES = 19_809
 
 
 def _shrink(pipeline, short):
+    """Every resize of ``pipeline`` to a short side of ``short``; a multi-scale one to scales from
+    ``short`` down by 1/10 of it a step, at least half of it (a cascade's RPN keeps only anchors
+    inside the image, mmdet's ``allowed_border=0``, and finds none in a much smaller one)."""
     long = short * 5 // 3
     for t in pipeline:
         if 'scale' in t:
             t.scale = (long, short)
         if 'scales' in t:
-            t.scales = [(long, max(32, short - 32 * i)) for i in range(len(t.scales))]
+            t.scales = [(long, max(short // 2, short - short // 10 * i))
+                        for i in range(len(t.scales))]
 
 
 def lvis_run_config(leaf: str,
@@ -62,7 +66,8 @@ def lvis_run_config(leaf: str,
                     batch_size=None,
                     validate=True,
                     proposals=None,
-                    detections=None):
+                    detections=None,
+                    rois=None):
     """The leaf, pointed at ``data_root`` (``set_data_root``, as ``tools/train.py --data-root``),
     for one epoch, logging every iteration, without dataloader workers, written to ``out_path``.
     Pipelines are changed by transform type, never by position: with ``short_side``, every
@@ -71,7 +76,9 @@ def lvis_run_config(leaf: str,
     after it). ``proposals``: RPN proposals an image at test (a two-stage leaf's 1000 make its
     untrained 1203-class head score 1.2 million boxes an image above LVIS's threshold).
     ``detections``: detections an image at test (the leaves: 300; a Mask R-CNN head predicts
-    300 x 1203 masks of 28 x 28 for them, about 5 s an image on a 2-core CPU)."""
+    300 x 1203 masks of 28 x 28 for them, about 5 s an image on a 2-core CPU). ``rois``: RoIs
+    sampled an image in training, in every stage (a C4 leaf's 512 go through res5 each: 83 s an
+    iteration of 2 images on one thread of this CPU)."""
     from mmengine.config import Config
 
     from mmdet_eql.utils.run_config import LOADERS, inner_dataset, set_data_root
@@ -93,6 +100,10 @@ def lvis_run_config(leaf: str,
     if detections:
         test_cfg = cfg.model.test_cfg
         (test_cfg.rcnn if 'rcnn' in test_cfg else test_cfg).max_per_img = detections
+    if rois:
+        rcnn = cfg.model.train_cfg.rcnn
+        for stage in (rcnn if isinstance(rcnn, list) else [rcnn]):
+            stage.sampler.num = rois
     cfg.default_hooks.logger.interval = 1
     cfg.dump(out_path)
     return cfg

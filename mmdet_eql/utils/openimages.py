@@ -61,8 +61,7 @@ def read_class_descriptions(path: str) -> Tuple[List[str], List[str]]:
             if n == 1 and row[0] == 'LabelName':
                 continue  # a header (the challenge's file has none; V6's boxable one neither)
             if row[0] in mids:
-                raise OpenImagesFormatError(
-                    f'{path}, line {n}: class {row[0]!r} is listed twice')
+                raise OpenImagesFormatError(f'{path}, line {n}: class {row[0]!r} is listed twice')
             mids.append(row[0])
             names.append(row[1])
     if not mids:

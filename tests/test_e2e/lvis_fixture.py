@@ -10,7 +10,8 @@ configs (``frozen_stages=1``), so a run that really loaded the file still holds 
 training, and one whose ``init_cfg`` is broken or missing does not.
 """
 
-from mmdet_eql.datasets.synthetic_lvis import IMAGENET_FILES, res5_marker, stem_marker  # noqa: F401,E501
+from mmdet_eql.datasets.synthetic_lvis import IMAGENET_FILES  # noqa: F401
+from mmdet_eql.datasets.synthetic_lvis import res5_marker, stem_marker  # noqa: F401
 
 
 def fake_imagenet_cache(torch_home: str) -> None:

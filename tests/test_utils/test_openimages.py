@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from mmdet_eql.datasets.synthetic_openimages import CLASSES, FILES, make_openimages_format
-from mmdet_eql.utils.openimages import (OpenImagesFormatError, count_openimages,
-                                        frequency_groups, validate_openimages)
+from mmdet_eql.utils.openimages import (OpenImagesFormatError, count_openimages, frequency_groups,
+                                        validate_openimages)
 
 
 @pytest.fixture(scope='module')
@@ -52,7 +52,8 @@ def test_counts_boxes_as_the_loss_sees_them_and_with_parents(oi):
             assert up['categories'][k]['instance_count'] == want_inst[k] + sum(
                 want_inst[mids.index(m)] for m in kids)
             assert up['categories'][k]['image_count'] == len(
-                {r[0] for r in rows if r[2] == mid or r[2] in kids})
+                {r[0]
+                 for r in rows if r[2] == mid or r[2] in kids})
         else:
             assert up['categories'][k]['instance_count'] == want_inst[k]
 
@@ -100,8 +101,10 @@ def test_bad_files_are_named(oi, tmp_path, run_tool):
     hier['Subcategory'][1]['Subcategory'].pop()
     small = tmp_path / 'hier.json'
     small.write_text(json.dumps(hier))
-    with pytest.raises(OpenImagesFormatError, match=r"1 class\(es\) .* not in the hierarchy "
-                       r"\(first: '/m/syn_c7'\)"):
+    with pytest.raises(
+            OpenImagesFormatError,
+            match=r"1 class\(es\) .* not in the hierarchy "
+            r"\(first: '/m/syn_c7'\)"):
         count_openimages(p['train'], p['label_file'], str(small))
     # a hierarchy label that is no class
     hier['Subcategory'][1]['Subcategory'].append(dict(LabelName='/m/other'))

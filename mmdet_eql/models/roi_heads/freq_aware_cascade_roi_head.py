@@ -73,8 +73,9 @@ class FreqAwareCascadeRoIHead(CascadeRoIHead):
             out = self._bbox_forward(stage=stage, x=x, rois=rois)
             logits = out['cls_score'].split(num_proposals_per_img, 0)
             bbox_preds = out['bbox_pred']
-            bbox_preds = (bbox_preds.split(num_proposals_per_img, 0)
-                          if bbox_preds is not None else (None, ) * len(batch_img_metas))
+            bbox_preds = (
+                bbox_preds.split(num_proposals_per_img, 0) if bbox_preds is not None else
+                (None, ) * len(batch_img_metas))
             rois = rois.split(num_proposals_per_img, 0)
             scores = [stage_scores(bbox_head, s) for s in logits]
             sum_scores = scores if sum_scores is None else [

@@ -58,8 +58,7 @@ def cascade(contract: str, class_agnostic: bool = False):
         num_classes=C,
         class_freq=FREQ,
         reg_class_agnostic=class_agnostic,
-        bbox_coder=dict(
-            type='DeltaXYWHBBoxCoder', target_means=[0.] * 4, target_stds=[1.] * 4),
+        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4, target_stds=[1.] * 4),
         loss_cls=loss)
     head = MODELS.build(
         dict(
@@ -123,8 +122,10 @@ def test_test_time_ensemble_is_the_mean_of_the_stages_scores(contract):
     calls = install_logits(head, logits, [class_deltas(2)] * 3)
     rois = bbox2roi([PROPOSALS])
     _, mean_scores, _, _ = head._refine_roi_scores(None, rois, [META], (2, ))
-    want = [[sum(reference_scores(contract, logits[s].double().tolist())[i][j]
-                 for s in range(3)) / 3 for j in range(C + 1)] for i in range(2)]
+    want = [[
+        sum(reference_scores(contract, logits[s].double().tolist())[i][j] for s in range(3)) / 3
+        for j in range(C + 1)
+    ] for i in range(2)]
     flat_want = [v for row in want for v in row]
     assert mean_scores[0].double().flatten().tolist() == pytest.approx(
         flat_want, rel=1e-6, abs=1e-7)
@@ -181,3 +182,31 @@ def test_stage_bbox_head_sets_every_stage_and_keeps_their_coders():
                     out_channels=4,
                     featmap_strides=[4]),
                 stage_bbox_head=dict(num_classes=C)))
+
+
+def test_methods_page_cascade_child_changes_the_loss_of_every_stage(tmp_path):
+    """docs/methods.md's "Another loss in a cascade" child, as written there, next to the EQL
+    cascade leaf: all three stages get the federated loss with the head's frequencies, and
+    keep their own box coders."""
+    import os.path as osp
+    import re
+
+    from mmengine.config import Config
+    root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    page = open(osp.join(root, 'docs', 'methods.md')).read()
+    section = page.split('### Another loss in a cascade', 1)[1]
+    code = re.search(r'```python\n(.*?)```', section, re.S).group(1)
+    leaf = osp.join(root, 'configs', 'eql', 'cascade-mask-rcnn_r50_fpn_eql_sample1e-3-ms-1x_lvis-'
+                    'v1.py')
+    assert osp.isfile(leaf)
+    child = tmp_path / 'child.py'
+    child.write_text(
+        code.replace("'./cascade-mask-rcnn_r50_fpn_eql_sample1e-3-ms-1x_lvis-v1.py'", repr(leaf)))
+    cfg = Config.fromfile(str(child))
+    head = MODELS.build(cfg.model.roi_head)
+    stds = []
+    for stage in head.bbox_head:
+        assert type(stage.loss_cls).__name__ == 'FederatedLoss'
+        assert stage.loss_cls.class_freq.source == 'lvis_v1' and stage.prior_prob == 0.01
+        stds.append(list(stage.bbox_coder.stds))
+    assert stds == [[0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1], [0.033, 0.033, 0.067, 0.067]]

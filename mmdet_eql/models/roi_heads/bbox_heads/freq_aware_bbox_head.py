@@ -12,8 +12,7 @@ import math
 from typing import Optional, Sequence, Union
 
 import torch.nn as nn
-from mmdet.models.roi_heads.bbox_heads import (BBoxHead, Shared2FCBBoxHead,
-                                               Shared4Conv1FCBBoxHead)
+from mmdet.models.roi_heads.bbox_heads import BBoxHead, Shared2FCBBoxHead, Shared4Conv1FCBBoxHead
 from mmdet.registry import MODELS
 from mmengine.logging import print_log
 
