@@ -9,7 +9,7 @@
 #
 # The class frequencies: tools/analysis_tools/class_frequency.py on the train box file (with
 # --label-file and --hierarchy-file) writes challenge2019/class_freq.json under the data root,
-# and prints the tail ratio each lambda gives (docs/own_data.md, "Open Images").
+# and prints the tail ratio each lambda gives (configs/README.md, "Open Images").
 # Evaluation: mmdet's Open Images metric (IoU 0.5, group-of boxes, parents expanded) and the
 # paper's AP1..AP5 (OpenImagesGroupMetric: the classes sorted by training frequency, five groups).
 _base_ = 'mmdet::openimages/faster-rcnn_r50_fpn_32xb2-1x_openimages-challenge.py'

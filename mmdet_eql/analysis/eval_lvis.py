@@ -1,7 +1,7 @@
 """Evaluate LVIS-format detections exactly as lvis-api does, fast; also AP-fixed and AP-pool.
 
     python tools/analysis_tools/eval_lvis.py GT RESULTS [--iou-type bbox segm] [--out-dir DIR]
-        [--protocol standard fixed] [--pooled] [--dets-per-cat 10000]
+        [--protocol standard fixed] [--pooled] [--dets-per-cat 10000] [--class-freq FREQ.json]
 
 --protocol fixed is AP-fixed (Dave et al. 2021): no per-image limit, each category's
 --dets-per-cat best detections over the dataset; --pooled adds AP-pool (one precision/recall

@@ -41,7 +41,10 @@ DEFAULT_METHODS = ('sigmoid', 'eql', 'eql-rfs')
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--preset', default='small', help='dataset preset (tiny, small, large)')
+    parser.add_argument(
+        '--preset',
+        default='small',
+        help='dataset preset (tiny, small, steep, large; mmdet_eql/benchmark/synthetic/presets.py)')
     parser.add_argument(
         '--regime',
         default='scratch',

@@ -4,9 +4,9 @@ The table holds what the authors trained (tztztztztz/eql.detectron2: Base-EQL-RC
 eql_mask_rcnn_R_50_FPN_1x.yaml, eql_resampling_mask_rcnn_R_50_FPN_1x.yaml, detectron2's defaults for
 what they leave unset, and the four changes of their issue #8 for the paper's Table 1 setting);
 each recipe leaf's resolved config must give exactly those values. What mmdet cannot express
-exactly is listed in configs/README.md ("EQL as its authors trained it"). Each leaf also trains two
-iterations through tools/train.py on the tiny LVIS-format data (tests/test_e2e/test_lvis_configs.py,
-``recipe-*`` runs).
+exactly is listed in configs/README.md ("EQL as its authors trained it"). Each leaf (but the
+sigmoid and R-101 siblings of a run leaf) also trains two iterations through tools/train.py on
+the tiny LVIS-format data (tests/test_e2e/test_lvis_configs.py, ``recipe-*`` runs).
 """
 import functools
 import os.path as osp

@@ -44,21 +44,33 @@ from mmdet_eql.speed.lvis_train import lvis_run_config, train_log_rows
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_configs'))
 from test_recipes import RECIPES  # noqa: E402  (the recipe leaves and the authors' values)
 
-#: the recipe leaves of configs/eql/ (tests/test_configs/test_recipes.py), each trained two
-#: iterations through tools/train.py (the C4 and cascade ones then tested: validated on the val
-#: file by their evaluator, the test path)
-RECIPE_RUNS = ['recipe:' + name for name in sorted(RECIPES)]
+
+def sibling_of_a_run(name: str) -> bool:
+    """A leaf that is another run leaf with only lambda set to 0 (the sigmoid baselines) or with
+    only the depth and its weight file changed (R-101): it is not run again. Both differences are
+    checked on the resolved config, field by field (tests/test_configs/test_recipes.py: lambda,
+    depth, weight file), and the leaf's model is built and initialised from the stand-in weight
+    files (tests/test_configs/test_configs.py); a run would train the same code a second time (on
+    this 2-core CPU, 20-30 s each, and the suite has a 10-minute budget)."""
+    return '_sigmoid_' in name or '_r101' in name
+
+
+#: the recipe leaves of configs/eql/ (tests/test_configs/test_recipes.py) but their sigmoid and
+#: R-101 siblings, each trained two iterations through tools/train.py (the C4 and cascade ones
+#: then tested: validated on the val file by their evaluator, the test path)
+RECIPE_RUNS = ['recipe:' + name for name in sorted(RECIPES) if not sibling_of_a_run(name)]
 
 
 def detector_leaves() -> list:
     """The leaves of other detectors than the families' Mask R-CNN FPN: every LVIS v1 cascade
-    leaf (one per loss) and the Open Images leaves, each trained two iterations through
-    tools/train.py and tested (validated by its evaluator after training)."""
+    leaf (one per loss, and the softmax root) and the Open Images EQL leaf (its sigmoid sibling:
+    :func:`sibling_of_a_run`), each trained two iterations through tools/train.py and tested
+    (validated by its evaluator after training)."""
     import glob
     return sorted(
         osp.relpath(p, ROOT)
         for pattern in ('*/cascade-mask-rcnn_r50_fpn_*_lvis-v1.py', 'openimages/*.py')
-        for p in glob.glob(osp.join(ROOT, 'configs', pattern)))
+        for p in glob.glob(osp.join(ROOT, 'configs', pattern)) if not sibling_of_a_run(p))
 
 
 DETECTOR_RUNS = ['detector:' + leaf for leaf in detector_leaves()]
@@ -228,13 +240,11 @@ def run_family(family, lvis_data, tmp):
 def run_recipe(name, lvis_data, tmp):
     """Two iterations of a recipe leaf through tools/train.py (``--max-iters 2``) on the tiny LVIS
     v0.5 data, its images resized to a short side of 160 (C4 and cascade: one image a batch at
-    SMALL_SIDE, ROIS RoIs); validated after them (the test path) for the R-50 C4 and cascade
-    leaves, not for the FPN ones (their test path runs in the families') nor the R-101 ones
-    (the same code as R-50's, another depth and weight file)."""
+    SMALL_SIDE, ROIS RoIs, no optimizer state saved); validated after them (the test path) for
+    the C4 and cascade leaves, not for the FPN ones (their test path runs in the families')."""
     leaf = osp.join('configs', 'eql', name.split(':', 1)[1])
     cfg_path = str(tmp / osp.basename(leaf))
-    other = '_c4_' in leaf or 'cascade-' in leaf  # (the FPN ones as before)
-    tested = other and '_r50-' in leaf  # the R-101 ones differ only in depth and weights
+    other = tested = '_c4_' in leaf or 'cascade-' in leaf  # (the FPN ones as before)
     lvis_run_config(
         leaf,
         lvis_data['v0.5'],
@@ -268,7 +278,10 @@ def run_detector(name, lvis_data, tmp):
         batch_size=1,
         rois=ROIS)
     wd = str(tmp / 'work')
-    log = run(['tools/train.py', cfg_path, '--work-dir', wd, '--max-iters', '2'],
+    log = run([
+        'tools/train.py', cfg_path, '--work-dir', wd, '--max-iters', '2', '--cfg-options',
+        'default_hooks.checkpoint.save_optimizer=False'
+    ],
               env=job_env(lvis_data))
     return dict(wd=wd, train_log=log, cfg=cfg, ckpt=osp.join(wd, 'iter_2.pth'))
 

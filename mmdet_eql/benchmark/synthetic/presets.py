@@ -62,7 +62,7 @@ PRESETS: Dict[str, Preset] = {
         train_images=120,
         val_images_per_class=2,
         image_size=64),
-    # the README's main job on a 2-core CPU
+    # the first benchmark regime measured (docs/benchmark/small.md); the main job uses steep
     'small':
     Preset(
         num_shapes=8,
