@@ -34,7 +34,7 @@ PRETRAIN_NAME_RULE = re.compile(r'^(resnet18-half)_(shapes64)_pretrain\.py$')
 # thousands of iterations (90k, the EQL authors'); the benchmark's leaves (dataset `longtail`)
 # take their schedule from the preset, so they name none.
 NAME_RULE = re.compile(
-    r'^(mask-rcnn|cascade-mask-rcnn|faster-rcnn|retinanet|atss|fcos)'
+    r'^(mask-rcnn|cascade-mask-rcnn|faster-rcnn|atss)'
     r'_(r50|r101|x101-32x4d|x101-64x4d|r18-half)(-caffe)?'
     r'_(fpn|c4)'
     r'(_[a-z][a-z0-9.-]*)?'

@@ -63,17 +63,24 @@ RECIPE_RUNS = ['recipe:' + name for name in sorted(RECIPES) if not sibling_of_a_
 
 def detector_leaves() -> list:
     """The leaves of other detectors than the families' Mask R-CNN FPN: every LVIS v1 cascade
-    leaf (one per loss, and the softmax root) and the Open Images EQL leaf (its sigmoid sibling:
-    :func:`sibling_of_a_run`), each trained two iterations through tools/train.py and tested
-    (validated by its evaluator after training)."""
+    leaf of a loss and the Open Images EQL leaf (not the sigmoid sibling: :func:`sibling_of_a_run`;
+    nor the cascade root, mmdet's softmax loss in the cascade every one of them inherits), each
+    trained two iterations through tools/train.py and tested (validated by its evaluator after
+    training) but TRAIN_ONLY."""
     import glob
     return sorted(
         osp.relpath(p, ROOT)
         for pattern in ('*/cascade-mask-rcnn_r50_fpn_*_lvis-v1.py', 'openimages/*.py')
-        for p in glob.glob(osp.join(ROOT, 'configs', pattern)) if not sibling_of_a_run(p))
+        for p in glob.glob(osp.join(ROOT, 'configs', pattern))
+        if not sibling_of_a_run(p) and not p.endswith('cascade-mask-rcnn_r50_fpn_sample1e-3-ms-'
+                                                      '1x_lvis-v1.py'))
 
 
 DETECTOR_RUNS = ['detector:' + leaf for leaf in detector_leaves()]
+#: cascade leaves trained but not tested: their test path is another's under the same head
+#: contract (the federated loss's is EQL's C-wide sigmoid, ECM's is EQLv2's C + 1 objectness;
+#: both scored through the same mixin, tests/test_models/test_roi_heads), for the suite's time
+TRAIN_ONLY = ('_fed_', '_ecm_')
 
 
 def lvis_families() -> dict:
@@ -150,9 +157,9 @@ PROPOSALS = 100
 #: image, about 5 s on this CPU)
 DETECTIONS = 30
 
-#: RoIs an image in training for the C4, cascade and Open Images runs (the leaves: 512; a C4
-#: leaf's go through res5 each, 83 s an iteration of 2 images on one thread here), their images
-#: a batch and their short side
+#: RoIs an image in training for the recipe, cascade and Open Images runs (the leaves: 512; a
+#: C4 leaf's go through res5 each, 83 s an iteration of 2 images on one thread here), at one
+#: image a batch and this short side
 ROIS = 64
 SMALL_SIDE = 128
 
@@ -239,32 +246,36 @@ def run_family(family, lvis_data, tmp):
 
 def run_recipe(name, lvis_data, tmp):
     """Two iterations of a recipe leaf through tools/train.py (``--max-iters 2``) on the tiny LVIS
-    v0.5 data, its images resized to a short side of 160 (C4 and cascade: one image a batch at
-    SMALL_SIDE, ROIS RoIs, no optimizer state saved); validated after them (the test path) for
-    the C4 and cascade leaves, not for the FPN ones (their test path runs in the families')."""
+    v0.5 data, one image a batch at a short side of SMALL_SIDE with ROIS RoIs, no optimizer state
+    saved; validated after them (the test path) for the C4 and cascade leaves, not for the FPN
+    ones (their test path runs in the families')."""
     leaf = osp.join('configs', 'eql', name.split(':', 1)[1])
     cfg_path = str(tmp / osp.basename(leaf))
-    other = tested = '_c4_' in leaf or 'cascade-' in leaf  # (the FPN ones as before)
+    tested = '_c4_' in leaf or 'cascade-' in leaf
     lvis_run_config(
         leaf,
         lvis_data['v0.5'],
         cfg_path,
-        SMALL_SIDE if other else 160,
+        SMALL_SIDE,
         proposals=PROPOSALS,
         detections=DETECTIONS,
-        batch_size=1 if other else None,
-        rois=ROIS if other else None)
+        batch_size=1,
+        rois=ROIS)
     wd = str(tmp / 'work')
-    log = run(
-        ['tools/train.py', cfg_path, '--work-dir', wd, '--max-iters', '2'] +
-        ([] if tested else ['--cfg-options', 'train_cfg.val_begin=3']),
-        env=job_env(lvis_data))
+    options = ['default_hooks.checkpoint.save_optimizer=False']
+    if not tested:
+        options.append('train_cfg.val_begin=3')
+    log = run([
+        'tools/train.py', cfg_path, '--work-dir', wd, '--max-iters', '2', '--cfg-options', *options
+    ],
+              env=job_env(lvis_data))
     return dict(wd=wd, train_log=log, ckpt=osp.join(wd, 'iter_2.pth'), tested=tested)
 
 
 def run_detector(name, lvis_data, tmp):
     """Two iterations of a cascade or Open Images leaf through tools/train.py on the generated
-    data (short side 160), then its evaluator on the val file (the test path)."""
+    data (one image a batch, SMALL_SIDE, ROIS RoIs, no optimizer state saved), then its
+    evaluator on the val file (the test path) but for the leaves in TRAIN_ONLY."""
     leaf = name.split(':', 1)[1]
     data = lvis_data['openimages' if leaf.startswith(osp.join('configs', 'openimages')) else 'v1']
     cfg_path = str(tmp / osp.basename(leaf))
@@ -278,12 +289,14 @@ def run_detector(name, lvis_data, tmp):
         batch_size=1,
         rois=ROIS)
     wd = str(tmp / 'work')
-    log = run([
-        'tools/train.py', cfg_path, '--work-dir', wd, '--max-iters', '2', '--cfg-options',
-        'default_hooks.checkpoint.save_optimizer=False'
-    ],
-              env=job_env(lvis_data))
-    return dict(wd=wd, train_log=log, cfg=cfg, ckpt=osp.join(wd, 'iter_2.pth'))
+    tested = not any(t in leaf for t in TRAIN_ONLY)
+    log = run(
+        [
+            'tools/train.py', cfg_path, '--work-dir', wd, '--max-iters', '2', '--cfg-options',
+            'default_hooks.checkpoint.save_optimizer=False'
+        ] + ([] if tested else ['train_cfg.val_begin=3']),
+        env=job_env(lvis_data))
+    return dict(wd=wd, train_log=log, cfg=cfg, ckpt=osp.join(wd, 'iter_2.pth'), tested=tested)
 
 
 def metric_names(cfg):
@@ -521,6 +534,8 @@ def test_detector_leaf_trains_and_tests(detector, runs):
     assert [ckpt['state_dict'][k].shape[0] for k in heads] == [width] * 3, method
     if CASCADE_LOSS_LINES.get(method):
         assert CASCADE_LOSS_LINES[method] in log
+    if not r['tested']:
+        return
     for m in ('bbox', 'segm'):
         for key in ('AP', 'APr', 'APc', 'APf'):
             assert f'lvis/{m}_{key}:' in log, (m, key)
