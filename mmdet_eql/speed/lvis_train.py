@@ -100,7 +100,7 @@ def lvis_run_config(leaf: str,
     if detections:
         test_cfg = cfg.model.test_cfg
         (test_cfg.rcnn if 'rcnn' in test_cfg else test_cfg).max_per_img = detections
-    if rois:
+    if rois and 'rcnn' in cfg.model.get('train_cfg', {}):  # (a one-stage leaf samples no RoIs)
         rcnn = cfg.model.train_cfg.rcnn
         for stage in (rcnn if isinstance(rcnn, list) else [rcnn]):
             stage.sampler.num = rois
