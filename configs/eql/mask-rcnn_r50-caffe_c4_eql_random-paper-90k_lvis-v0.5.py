@@ -9,12 +9,7 @@
 # 12,000 before and 2,000 after NMS in training (the paper's 2,000), 6,000 and 1,000 at test.
 # Field by field: configs/README.md, "EQL as its authors trained it"; tests/test_configs/
 # test_recipes.py.
-_base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50-caffe-c4.py',
-    'mmdet::_base_/datasets/lvis_v0.5_instance.py', 'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py', './_base_/authors-recipe.py'
-]
-custom_imports = dict(imports=['mmdet_eql'], allow_failed_imports=False)
+_base_ = ['mmdet::_base_/models/mask-rcnn_r50-caffe-c4.py', './_base_/paper-setting.py']
 
 model = dict(
     # mmdet's C4 model is already caffe-style with frozen BN and stem + stage 1; the weights by URL
@@ -43,24 +38,3 @@ model = dict(
         mask_head=dict(num_classes=1230, class_agnostic=True)),
     # LVIS's test settings: score threshold 1e-4 and up to 300 detections an image
     test_cfg=dict(rcnn=dict(score_thr=0.0001, max_per_img=300)))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-# random sampling: repeat-factor threshold 0 repeats no image
-train_dataloader = dict(
-    sampler={{_base_.authors_sampler}},
-    dataset=dict(oversample_thr=0.0, dataset=dict(pipeline=train_pipeline)))
-train_cfg = {{_base_.authors_train_cfg}}
-param_scheduler = {{_base_.authors_param_scheduler}}
-default_hooks = dict(checkpoint={{_base_.authors_checkpoint_hook}})
-log_processor = dict(by_epoch=False)
-
-custom_hooks = [dict(type='ClassFreqCheckHook'), dict(type='RNGStateHook')]
-# lvis-api's numbers from a compiled evaluator (mmdet_eql.evaluation.FastLVISMetric)
-val_evaluator = dict(type='FastLVISMetric')
-test_evaluator = val_evaluator

@@ -48,6 +48,20 @@ def reference_scores(contract: str, z) -> list:
     return out
 
 
+def cascade_cfg(**kwargs) -> dict:
+    """A three-stage cascade RoI head config on 4-channel features (stage fields in kwargs)."""
+    return dict(
+        type='FreqAwareCascadeRoIHead',
+        num_stages=3,
+        stage_loss_weights=[1, 0.5, 0.25],
+        bbox_roi_extractor=dict(
+            type='SingleRoIExtractor',
+            roi_layer=dict(type='RoIAlign', output_size=2, sampling_ratio=0),
+            out_channels=4,
+            featmap_strides=[4]),
+        **kwargs)
+
+
 def cascade(contract: str, class_agnostic: bool = False):
     loss, _ = CONTRACTS[contract]
     stage = dict(
@@ -60,19 +74,7 @@ def cascade(contract: str, class_agnostic: bool = False):
         reg_class_agnostic=class_agnostic,
         bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4, target_stds=[1.] * 4),
         loss_cls=loss)
-    head = MODELS.build(
-        dict(
-            type='FreqAwareCascadeRoIHead',
-            num_stages=3,
-            stage_loss_weights=[1, 0.5, 0.25],
-            bbox_roi_extractor=dict(
-                type='SingleRoIExtractor',
-                roi_layer=dict(type='RoIAlign', output_size=2, sampling_ratio=0),
-                out_channels=4,
-                featmap_strides=[4]),
-            bbox_head=[dict(), dict(), dict()],
-            stage_bbox_head=stage))
-    return head
+    return MODELS.build(cascade_cfg(bbox_head=[dict(), dict(), dict()], stage_bbox_head=stage))
 
 
 #: per stage: (N = 2 RoIs, K) logits; stage 0 makes class 1 the argmax for RoI 0 and class 2 for
@@ -171,17 +173,7 @@ def test_stage_bbox_head_sets_every_stage_and_keeps_their_coders():
         assert type(stage).__name__ == 'FreqAwareShared2FCBBoxHead'
         assert stage.loss_cls.class_freq is not None and stage.fc_cls.out_features == C
     with pytest.raises(ValueError, match='stage_bbox_head is given but bbox_head'):
-        MODELS.build(
-            dict(
-                type='FreqAwareCascadeRoIHead',
-                num_stages=3,
-                stage_loss_weights=[1, 0.5, 0.25],
-                bbox_roi_extractor=dict(
-                    type='SingleRoIExtractor',
-                    roi_layer=dict(type='RoIAlign', output_size=2, sampling_ratio=0),
-                    out_channels=4,
-                    featmap_strides=[4]),
-                stage_bbox_head=dict(num_classes=C)))
+        MODELS.build(cascade_cfg(stage_bbox_head=dict(num_classes=C)))
 
 
 def test_methods_page_cascade_child_changes_the_loss_of_every_stage(tmp_path):
