@@ -127,7 +127,28 @@ def main(argv=None) -> int:
     if args.lambda_ is not None and not 0 <= args.lambda_ <= 1:
         raise ToolError(f'--lambda is a frequency threshold in [0, 1], got {args.lambda_}')
     if args.ann_file.endswith('.csv') or args.label_file or args.hierarchy_file:
-        return openimages_main(args, t0)
+        result, file_groups = count_openimages_file(args), {}
+    else:
+        result, file_groups = count_annotation_file(args)
+    set_groups(args, result, file_groups)
+    result = frequency_file(result, osp.basename(args.ann_file), {
+        'file': 'annotation file',
+        'share': 'share of instances'
+    }.get(args.groups, 'image counts'))
+    report_choices(result, args.tail_ratio, args.lambda_)
+    write_json(result, args.out, what='class-frequency file')
+    groups = {g: 0 for g in 'rcf'}
+    for c in result['categories']:
+        groups[c['frequency']] += 1
+    print(f"{len(result['categories'])} categories (" + ', '.join(f'{GROUP_NAMES[g]} {n}'
+                                                                  for g, n in groups.items()) +
+          f"), {result['num_images']} images, {result['num_images_with_annotations']} with "
+          f'annotations -> {args.out} ({time.perf_counter() - t0:.1f} s)')
+    return 0
+
+
+def count_annotation_file(args):
+    """The counts of an LVIS- or COCO-format file, and the groups its categories carry."""
     ann = load_json(args.ann_file, what='annotation file', progress=not args.quiet)
     if not isinstance(ann, dict):
         raise ToolError(f'annotation file {args.ann_file!r}: expected a JSON object with '
@@ -136,7 +157,33 @@ def main(argv=None) -> int:
         result = count_categories(ann, progress=not args.quiet)
     except ValueError as e:
         raise ToolError(f'annotation file {args.ann_file!r}: {e}') from None
-    file_groups = {c['id']: c.get('frequency') for c in ann['categories']}
+    return result, {c['id']: c.get('frequency') for c in ann['categories']}
+
+
+def count_openimages_file(args) -> dict:
+    """The counts of an Open Images box CSV (mmdet_eql/utils/openimages.py)."""
+    from mmdet_eql.utils.openimages import OpenImagesFormatError, count_openimages
+    if not (args.label_file and args.hierarchy_file):
+        raise ToolError(f'{args.ann_file!r}: an Open Images box CSV needs --label-file (the '
+                        'class-description CSV) and --hierarchy-file (the label hierarchy JSON)')
+    if args.groups == 'file':
+        raise ToolError('--groups file: Open Images files carry no frequency groups; use counts '
+                        'or share')
+    try:
+        result = count_openimages(
+            args.ann_file, args.label_file, args.hierarchy_file, expand_parents=args.expand_parents)
+    except (OpenImagesFormatError, FileNotFoundError) as e:
+        raise ToolError(str(e)) from None
+    print('Open Images: ' +
+          ('each box counted for its class and every ancestor class '
+           '(--expand-parents, as the challenge evaluates)' if args.expand_parents else
+           'each box counted for its own class only, a group-of box as one (as the loss trains; '
+           '--expand-parents counts parents too)'))
+    return result
+
+
+def set_groups(args, result: dict, file_groups: dict) -> None:
+    """Each category's frequency group by ``--groups``, said on the terminal."""
     differ = [
         c for c in result['categories'] if file_groups.get(c['id']) not in (None, c['frequency'])
     ]
@@ -171,53 +218,6 @@ def main(argv=None) -> int:
                   f'"frequency" field (first: {differ[0]["name"]!r}, {differ[0]["image_count"]} '
                   f'images here -> {differ[0]["frequency"]}, the file says '
                   f'{file_groups[differ[0]["id"]]}); for a subset of LVIS use --groups file')
-    result = frequency_file(result, osp.basename(args.ann_file), {
-        'file': 'annotation file',
-        'share': 'share of instances'
-    }.get(args.groups, 'image counts'))
-    report_choices(result, args.tail_ratio, args.lambda_)
-    write_json(result, args.out, what='class-frequency file')
-    print_summary(result, args.out, t0)
-    return 0
-
-
-def openimages_main(args, t0) -> int:
-    """The tool on an Open Images box CSV."""
-    from mmdet_eql.utils.openimages import OpenImagesFormatError, count_openimages
-    if not (args.label_file and args.hierarchy_file):
-        raise ToolError(f'{args.ann_file!r}: an Open Images box CSV needs --label-file (the '
-                        'class-description CSV) and --hierarchy-file (the label hierarchy JSON)')
-    if args.groups == 'file':
-        raise ToolError('--groups file: Open Images files carry no frequency groups; use counts '
-                        'or share')
-    try:
-        result = count_openimages(
-            args.ann_file, args.label_file, args.hierarchy_file, expand_parents=args.expand_parents)
-    except (OpenImagesFormatError, FileNotFoundError) as e:
-        raise ToolError(str(e)) from None
-    print('Open Images: ' +
-          ('each box counted for its class and every ancestor class '
-           '(--expand-parents, as the challenge evaluates)' if args.
-           expand_parents else 'each box counted for its own class only, a group-of box as '
-           'one (as the loss trains; --expand-parents counts parents too)'))
-    if args.groups == 'share':
-        set_share_groups(result['categories'])
-    result = frequency_file(result, osp.basename(args.ann_file),
-                            'share of instances' if args.groups == 'share' else 'image counts')
-    report_choices(result, args.tail_ratio, args.lambda_)
-    write_json(result, args.out, what='class-frequency file')
-    print_summary(result, args.out, t0)
-    return 0
-
-
-def print_summary(result: dict, out: str, t0: float) -> None:
-    groups = {g: 0 for g in 'rcf'}
-    for c in result['categories']:
-        groups[c['frequency']] += 1
-    print(f"{len(result['categories'])} categories (" + ', '.join(f'{GROUP_NAMES[g]} {n}'
-                                                                  for g, n in groups.items()) +
-          f"), {result['num_images']} images, {result['num_images_with_annotations']} with "
-          f'annotations -> {out} ({time.perf_counter() - t0:.1f} s)')
 
 
 if __name__ == '__main__':

@@ -196,28 +196,37 @@ def count_categories(ann: dict, progress: bool = False) -> dict:
     """
     cat_ids, cat_order, cat_idx, img_idx = index_annotations(ann, progress)
     cats = ann['categories']
-    num_cats = len(cat_ids)
+    records, num_with_ann = category_records([
+        dict(id=int(cats[ci]['id']), name=cats[ci].get('name', str(cats[ci]['id'])))
+        for ci in cat_order
+    ], img_idx, cat_idx)
+    return dict(
+        categories=records, num_images=len(ann['images']), num_images_with_annotations=num_with_ann)
+
+
+def category_records(cats: Sequence[dict], img_idx: np.ndarray,
+                     cat_idx: np.ndarray) -> Tuple[List[dict], int]:
+    """Each of ``cats`` (dicts, in label order) with its image_count, instance_count, frequency
+    (the LVIS group) and freq = image_count / images with at least one annotation, counted from one
+    (image index, label) pair an annotation; and that number of images."""
+    num_cats = len(cats)
     instance_count = np.bincount(cat_idx, minlength=num_cats)
     # one (image, category) pair per image that contains the category
-    pairs = np.unique(img_idx.astype(np.int64) * num_cats + cat_idx)
+    pairs = np.unique(np.asarray(img_idx, dtype=np.int64) * num_cats + cat_idx)
     image_count = np.bincount(pairs % num_cats, minlength=num_cats)
     num_with_ann = int(len(np.unique(img_idx)))
     denom = max(num_with_ann, 1)
-
-    out = []
-    for k, ci in enumerate(cat_order):
-        c = cats[ci]
+    records = []
+    for k, c in enumerate(cats):
         ic = int(image_count[k])
-        out.append(
+        records.append(
             dict(
-                id=int(c['id']),
-                name=c.get('name', str(c['id'])),
+                c,
                 image_count=ic,
                 instance_count=int(instance_count[k]),
                 frequency=frequency_group(ic),
                 freq=ic / denom))
-    return dict(
-        categories=out, num_images=len(ann['images']), num_images_with_annotations=num_with_ann)
+    return records, num_with_ann
 
 
 def class_freq_from_records(records: Sequence[dict], denom: Optional[int],

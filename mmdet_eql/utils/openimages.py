@@ -178,7 +178,7 @@ def count_openimages(box_file: str,
     file's order, as ``count_categories`` returns them for LVIS and COCO (id = label + 1, name =
     DisplayName, plus ``label_name``, the class's machine id). How boxes count: the module's
     docstring."""
-    from .class_frequency import frequency_group
+    from .class_frequency import category_records
     mids, names = read_class_descriptions(class_file)
     ancestors = read_hierarchy(hierarchy_file, mids)
     images, img_idx, labels = read_boxes(box_file, mids)
@@ -196,24 +196,13 @@ def count_openimages(box_file: str,
         if extra_img:
             img_idx = np.concatenate([img_idx] + extra_img)
             labels = np.concatenate([labels] + extra_lab)
-    instance_count = np.bincount(labels, minlength=num_cats)
-    pairs = np.unique(img_idx * num_cats + labels)
-    image_count = np.bincount(pairs % num_cats, minlength=num_cats)
-    denom = max(len(images), 1)
-    cats = [
-        dict(
-            id=k + 1,
-            name=names[k],
-            label_name=mids[k],
-            image_count=int(image_count[k]),
-            instance_count=int(instance_count[k]),
-            frequency=frequency_group(int(image_count[k])),
-            freq=int(image_count[k]) / denom) for k in range(num_cats)
-    ]
+    records, num_with_ann = category_records(
+        [dict(id=k + 1, name=names[k], label_name=mids[k]) for k in range(num_cats)], img_idx,
+        labels)
     return dict(
-        categories=cats,
+        categories=records,
         num_images=len(images),
-        num_images_with_annotations=len(images),
+        num_images_with_annotations=num_with_ann,
         parents_counted=bool(expand_parents))
 
 

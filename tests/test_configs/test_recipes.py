@@ -19,6 +19,8 @@ MSRA_R50 = 'https://download.openmmlab.com/pretrain/third_party/resnet50_msra-58
 MSRA_R101 = 'https://download.openmmlab.com/pretrain/third_party/resnet101_msra-6cc46731.pth'
 TORCHVISION_R50 = 'https://download.pytorch.org/models/resnet50-0676ba61.pth'
 JITTER = (640, 672, 704, 736, 768, 800)
+#: the backbone field of the R-101 leaves: depth, style, weight file, BatchNorm trained
+R101_BACKBONE = (101, 'caffe', MSRA_R101, False)
 
 #: the authors' released recipe (90k iterations of 16 images, MSRA caffe-style R-50, scale jitter,
 #: L1 box losses, class-specific masks, detectron2's 1000 proposals an image after NMS)
@@ -68,26 +70,26 @@ RECIPES = {
     'mask-rcnn_r50-caffe_fpn_sigmoid_random-paper-90k_lvis-v0.5.py':
     dict(PAPER, lambda_=0.0),
     'mask-rcnn_r101-caffe_fpn_eql_random-paper-90k_lvis-v0.5.py':
-    dict(PAPER, backbone=(101, 'caffe', MSRA_R101, False)),
+    dict(PAPER, backbone=R101_BACKBONE),
     'mask-rcnn_r101-caffe_fpn_sigmoid_random-paper-90k_lvis-v0.5.py':
-    dict(PAPER, backbone=(101, 'caffe', MSRA_R101, False), lambda_=0.0),
+    dict(PAPER, backbone=R101_BACKBONE, lambda_=0.0),
     # its C4 and Cascade rows
     'mask-rcnn_r50-caffe_c4_eql_random-paper-90k_lvis-v0.5.py':
     PAPER_C4,
     'mask-rcnn_r50-caffe_c4_sigmoid_random-paper-90k_lvis-v0.5.py':
     dict(PAPER_C4, lambda_=0.0),
     'mask-rcnn_r101-caffe_c4_eql_random-paper-90k_lvis-v0.5.py':
-    dict(PAPER_C4, backbone=(101, 'caffe', MSRA_R101, False)),
+    dict(PAPER_C4, backbone=R101_BACKBONE),
     'mask-rcnn_r101-caffe_c4_sigmoid_random-paper-90k_lvis-v0.5.py':
-    dict(PAPER_C4, backbone=(101, 'caffe', MSRA_R101, False), lambda_=0.0),
+    dict(PAPER_C4, backbone=R101_BACKBONE, lambda_=0.0),
     'cascade-mask-rcnn_r50-caffe_fpn_eql_random-paper-90k_lvis-v0.5.py':
     PAPER_CASCADE,
     'cascade-mask-rcnn_r50-caffe_fpn_sigmoid_random-paper-90k_lvis-v0.5.py':
     dict(PAPER_CASCADE, lambda_=0.0),
     'cascade-mask-rcnn_r101-caffe_fpn_eql_random-paper-90k_lvis-v0.5.py':
-    dict(PAPER_CASCADE, backbone=(101, 'caffe', MSRA_R101, False)),
+    dict(PAPER_CASCADE, backbone=R101_BACKBONE),
     'cascade-mask-rcnn_r101-caffe_fpn_sigmoid_random-paper-90k_lvis-v0.5.py':
-    dict(PAPER_CASCADE, backbone=(101, 'caffe', MSRA_R101, False), lambda_=0.0),
+    dict(PAPER_CASCADE, backbone=R101_BACKBONE, lambda_=0.0),
     # the authors' resampling threshold on mmdet's own recipe (torchvision's ResNet-50, 24 epochs
     # with steps at 16 and 22, mmdet's warm-up): only the threshold is the authors'
     'mask-rcnn_r50_fpn_eql_sample5e-4-ms-2x_lvis-v0.5.py':

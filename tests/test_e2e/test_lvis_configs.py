@@ -248,17 +248,14 @@ def run_family(family, lvis_data, tmp):
     return r
 
 
-def run_recipe(name, lvis_data, tmp):
-    """Two iterations of a recipe leaf through tools/train.py (``--max-iters 2``) on the tiny LVIS
-    v0.5 data, one image a batch at a short side of SMALL_SIDE with ROIS RoIs, no optimizer state
-    saved; validated after them (the test path) for the C4 and cascade leaves, not for the FPN
-    ones (their test path runs in the families')."""
-    leaf = osp.join('configs', 'eql', name.split(':', 1)[1])
+def train_two_iterations(leaf, data_root, lvis_data, tmp, tested: bool) -> dict:
+    """Two iterations of ``leaf`` through tools/train.py (``--max-iters 2``) on ``data_root``, one
+    image a batch at a short side of SMALL_SIDE with ROIS RoIs, no optimizer state saved; then, if
+    ``tested``, its evaluator on the val file (the test path)."""
     cfg_path = str(tmp / osp.basename(leaf))
-    tested = '_c4_' in leaf or 'cascade-' in leaf
-    lvis_run_config(
+    cfg = lvis_run_config(
         leaf,
-        lvis_data['v0.5'],
+        data_root,
         cfg_path,
         SMALL_SIDE,
         proposals=PROPOSALS,
@@ -273,34 +270,23 @@ def run_recipe(name, lvis_data, tmp):
         'tools/train.py', cfg_path, '--work-dir', wd, '--max-iters', '2', '--cfg-options', *options
     ],
               env=job_env(lvis_data))
-    return dict(wd=wd, train_log=log, ckpt=osp.join(wd, 'iter_2.pth'), tested=tested)
+    return dict(wd=wd, train_log=log, cfg=cfg, ckpt=osp.join(wd, 'iter_2.pth'), tested=tested)
+
+
+def run_recipe(name, lvis_data, tmp):
+    """A recipe leaf on the tiny LVIS v0.5 data (:func:`train_two_iterations`), tested for the C4
+    and cascade leaves, not for the FPN ones (their test path runs in the families')."""
+    leaf = osp.join('configs', 'eql', name.split(':', 1)[1])
+    return train_two_iterations(leaf, lvis_data['v0.5'], lvis_data, tmp, '_c4_' in leaf
+                                or 'cascade-' in leaf)
 
 
 def run_detector(name, lvis_data, tmp):
-    """Two iterations of a cascade or Open Images leaf through tools/train.py on the generated
-    data (one image a batch, SMALL_SIDE, ROIS RoIs, no optimizer state saved), then its
-    evaluator on the val file (the test path) but for the leaves in TRAIN_ONLY."""
+    """A cascade or Open Images leaf on the generated data (:func:`train_two_iterations`), tested
+    but for the leaves in TRAIN_ONLY."""
     leaf = name.split(':', 1)[1]
     data = lvis_data['openimages' if leaf.startswith(osp.join('configs', 'openimages')) else 'v1']
-    cfg_path = str(tmp / osp.basename(leaf))
-    cfg = lvis_run_config(
-        leaf,
-        data,
-        cfg_path,
-        SMALL_SIDE,
-        proposals=PROPOSALS,
-        detections=DETECTIONS,
-        batch_size=1,
-        rois=ROIS)
-    wd = str(tmp / 'work')
-    tested = not any(t in leaf for t in TRAIN_ONLY)
-    log = run(
-        [
-            'tools/train.py', cfg_path, '--work-dir', wd, '--max-iters', '2', '--cfg-options',
-            'default_hooks.checkpoint.save_optimizer=False'
-        ] + ([] if tested else ['train_cfg.val_begin=3']),
-        env=job_env(lvis_data))
-    return dict(wd=wd, train_log=log, cfg=cfg, ckpt=osp.join(wd, 'iter_2.pth'), tested=tested)
+    return train_two_iterations(leaf, data, lvis_data, tmp, not any(t in leaf for t in TRAIN_ONLY))
 
 
 def metric_names(cfg):
