@@ -94,3 +94,19 @@ def test_every_tool_flag_a_page_names_exists(page):
         known = tool_flags(m.group(1)) | {'--help'}
         bad += [(m.group(1), f) for f in flags - known]
     assert not bad, (page, bad)
+
+
+def test_readme_names_the_work_dir_make_demo_writes():
+    """The README says where ``make demo`` writes; the runner's default for the Makefile's regime
+    (DEMO_REGIME and DEMO_METHODS parsed as the runner parses them) is that directory."""
+    from mmdet_eql.benchmark.detection import parse_args
+    make = open(osp.join(ROOT, 'Makefile')).read()
+    argv = [
+        *re.search(r'^DEMO_REGIME := (.*)$', make, re.M).group(1).split(), '--methods',
+        *re.search(r'^DEMO_METHODS := (.*)$', make, re.M).group(1).split()
+    ]
+    work_dir = parse_args(argv).work_dir
+    readme = open(osp.join(ROOT, 'README.md')).read()
+    said = re.search(r'`make demo` generates.*?writes tables and plots to `([^`]+)`', readme,
+                     re.S).group(1)
+    assert said.rstrip('/') == work_dir, (said, work_dir)

@@ -186,11 +186,14 @@ def run_family(family, lvis_data, tmp):
     wd = str(tmp / 'work')
     r = dict(wd=wd)
     if family == CLI_FAMILY:
-        r['cfg_path'] = leaf
+        r['cfg_path'], r['data_root'] = leaf, lvis_data[version]
+        r['cli_options'] = {
+            'model.test_cfg.rpn.max_per_img': PROPOSALS,
+            'model.test_cfg.rcnn.max_per_img': DETECTIONS
+        }
         cli = [
             '--data-root', lvis_data[version], '--cfg-options',
-            f'model.test_cfg.rpn.max_per_img={PROPOSALS}',
-            f'model.test_cfg.rcnn.max_per_img={DETECTIONS}'
+            *(f'{k}={v}' for k, v in r['cli_options'].items())
         ]
         # --max-iters validates after the last iteration; tools/test.py does the same work on
         # the checkpoint right after, so the test skips that validation (val_begin past the end);
@@ -412,6 +415,52 @@ def test_lvis_leaf_trains_and_tests(family, runs):
     if family == 'federated-v1':  # a set of 50 classes a step, from the LVIS v1 image counts
         assert 'FederatedLoss: 50 classes a call (present ones first), the rest drawn by image ' \
             'counts ** 0.5 from lvis_v1' in train_log
+
+
+#: one trained checkpoint of each head contract (how the loss's activation scores at test)
+INFERENCE_RUNS = {
+    'eql-v1': 'C-wide sigmoid (EQL)',
+    'eqlv2-v1': 'C + 1 objectness (EQLv2)',
+    'gol-v1': 'Gumbel (GOL)',
+    'seql-v1': 'softmax (softmax EQL)'
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('family', sorted(INFERENCE_RUNS))
+def test_inference_returns_the_test_paths_detections(family, runs):
+    """mmdet's DetInferencer (the image demo's path) on a family's trained checkpoint and the val
+    image returns the boxes, labels and scores of the test path on that image: for the EQL
+    family, the predictions tools/test.py wrote with --out; for the others, the test loop's step
+    (the dataset's test pipeline, then the model's test_step) run here on the same weights."""
+    from mmdet.apis import DetInferencer
+    from mmdet.registry import DATASETS
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+
+    from mmdet_eql.utils.run_config import set_data_root
+    r = runs[family].result()
+    if family == CLI_FAMILY:  # the leaf as tools/test.py read it, and its --out pickle
+        cfg = Config.fromfile(osp.join(ROOT, r['cfg_path']))
+        set_data_root(cfg, r['data_root'])
+        cfg.merge_from_dict(r['cli_options'])
+        with open(r['out'], 'rb') as f:
+            expected = pickle.load(f)[0]
+        img_path, expected = expected['img_path'], expected['pred_instances']
+    else:
+        cfg = Config.fromfile(r['cfg_path'])
+    inferencer = DetInferencer(model=cfg, weights=r['ckpt'], device='cpu', show_progress=False)
+    if family != CLI_FAMILY:  # the test loop's step on the first val image
+        dataset = DATASETS.build(cfg.test_dataloader.dataset)
+        with torch.no_grad():
+            sample = inferencer.model.test_step(pseudo_collate([dataset[0]]))[0]
+        img_path, expected = sample.img_path, sample.pred_instances
+    got = inferencer(img_path, return_datasamples=True)['predictions'][0].pred_instances
+    assert len(got) > 0 and len(got) == len(expected['labels']), (len(got), family)
+    assert torch.equal(got.labels, torch.as_tensor(expected['labels'])), family
+    for key in ('scores', 'bboxes'):
+        torch.testing.assert_close(got[key], torch.as_tensor(expected[key]), rtol=1e-5, atol=1e-4)
+    assert inferencer.model.dataset_meta['classes'][0] == 'aerosol_can'  # the LVIS names
 
 
 def assert_offline_evaluation_equals_metric(eval_out, test_log, metrics, tmp):

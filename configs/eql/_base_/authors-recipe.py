@@ -8,9 +8,10 @@
 # against the authors' values: configs/README.md, "EQL as its authors trained it".
 #
 # The start: detectron2's ImageNetPretrained/MSRA/R-50.pkl, a caffe-style ResNet (stride in the
-# 3x3 conv, BGR input, mean subtracted, no std division), with its BatchNorm frozen (detectron2's
-# FrozenBN) and the stem and first stage frozen (FREEZE_AT 2). OpenMMLab's conversion of the same
-# MSRA weights (mmengine's open-mmlab://detectron2/resnet50_caffe), named by URL.
+# first 1x1 conv: detectron2's STRIDE_IN_1X1, mmdet's style='caffe'; BGR input, mean subtracted,
+# no std division), with its BatchNorm frozen (detectron2's FrozenBN) and the stem and first stage
+# frozen (FREEZE_AT 2). OpenMMLab's conversion of the same MSRA weights (mmengine's
+# open-mmlab://detectron2/resnet50_caffe), named by URL.
 authors_checkpoint_r50 = \
     'https://download.openmmlab.com/pretrain/third_party/resnet50_msra-5891d200.pth'
 authors_checkpoint_r101 = \
