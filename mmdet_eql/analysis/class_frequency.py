@@ -1,6 +1,7 @@
 """Per-category frequencies of an LVIS-, COCO- or Open Images-format train split (class_freq).
 
     python tools/analysis_tools/class_frequency.py ANN_FILE --out OUT.json [--groups counts|file]
+        [--val-file VAL_ANN_FILE]
     python tools/analysis_tools/class_frequency.py BOX_CSV --label-file CLASSES_CSV \
         --hierarchy-file HIERARCHY_JSON --out OUT.json [--expand-parents] [--lambda 3e-4]
 
@@ -20,7 +21,8 @@ own groups disagree.
 Then it prints the lambda choices for EQL on these counts (the paper's tail ratio of 9.1 %, the
 rare group, the rare and common groups, and ``--tail-ratio``), each with the classes it protects
 and the ``loss_cls`` keys that choose it (docs/own_data.md), and warns of classes without train
-images.
+images, of category names that nearly duplicate another (mmdet_eql/analysis/data_checks.py), and,
+with ``--val-file``, of classes that train and val do not share.
 
 Open Images (the challenge's box CSV with its class-description CSV and label hierarchy JSON):
 categories in the class-description file's order (id = label + 1, name = DisplayName), counted as
@@ -52,6 +54,10 @@ def parse_args(argv=None):
         help='Open Images: count each box for its ancestor classes too (as the challenge '
         'evaluates), not only for its own class (as the loss trains)')
     parser.add_argument('--out', required=True, help='class-frequency JSON to write')
+    parser.add_argument(
+        '--val-file',
+        help='the val annotation file of the same data: warns of classes with train images but '
+        'no val instance (their AP cannot be measured) and of val classes without train images')
     parser.add_argument(
         '--groups',
         choices=['counts', 'file', 'share'],
@@ -131,6 +137,15 @@ def main(argv=None) -> int:
     else:
         result, file_groups = count_annotation_file(args)
     set_groups(args, result, file_groups)
+    val = None
+    if args.val_file:
+        val = load_json(args.val_file, what='val annotation file', progress=not args.quiet)
+        if not isinstance(val, dict) or 'annotations' not in val:
+            raise ToolError(f'val annotation file {args.val_file!r}: expected a JSON object with '
+                            'annotations')
+    from mmdet_eql.analysis.data_checks import data_warnings
+    for line in data_warnings(result['categories'], val):
+        print(line)
     result = frequency_file(result, osp.basename(args.ann_file), {
         'file': 'annotation file',
         'share': 'share of instances'

@@ -2,10 +2,14 @@
 
     python tools/analysis_tools/eval_lvis.py GT RESULTS [--iou-type bbox segm] [--out-dir DIR]
         [--protocol standard fixed] [--pooled] [--dets-per-cat 10000] [--class-freq FREQ.json]
+        [--allow-capped]
 
 --protocol fixed is AP-fixed (Dave et al. 2021): no per-image limit, each category's
 --dets-per-cat best detections over the dataset; --pooled adds AP-pool (one precision/recall
 curve over all categories, and one per frequency group). Several protocols print side by side.
+AP-fixed refuses detections that look capped per image (most images at exactly the same count
+below the _ap-fixed leaves' cap, e.g. the standard 300), naming the fix; --allow-capped
+evaluates them anyway.
 
 RESULTS is a results JSON (a list of detections), the ``outfile_prefix`` of mmdet's LVIS metric
 (PREFIX.bbox.json / PREFIX.segm.json), or the pickle ``tools/test.py CONFIG CKPT --out
@@ -45,6 +49,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--dets-per-cat', type=int, default=10000, help="AP-fixed's detections per category")
     parser.add_argument('--pooled', action='store_true', help='also AP-pool')
+    parser.add_argument(
+        '--allow-capped',
+        action='store_true',
+        help='with --protocol fixed, evaluate detections that look capped per image (refused '
+        'otherwise: AP-fixed has no per-image cap)')
     args = parser.parse_args(argv)
     if args.dets_per_cat < 1:
         parser.error(f'--dets-per-cat must be at least 1, got {args.dets_per_cat}')
@@ -118,9 +127,12 @@ def main(argv=None) -> int:
     gt = load_json(args.gt, what='ground-truth file')
     if not isinstance(gt, dict) or 'categories' not in gt:
         raise ToolError(f'{args.gt!r} is not an LVIS annotation file (no "categories")')
+    freq = None
+    if args.class_freq:  # matched to the ground truth by id and name before anything is used
+        freq = load_json(args.class_freq, what='class-frequency file')
+        freq_cats = list(evaluation.match_class_freq(gt, freq, where=args.class_freq).values())
     if args.class_freq and not all(c.get('frequency') for c in gt['categories']):
-        gt = evaluation.with_groups(
-            gt, load_json(args.class_freq, what='class-frequency file'), where=args.class_freq)
+        gt = evaluation.with_groups(gt, freq, where=args.class_freq)
         print(f'{args.gt}: no LVIS frequency groups: the groups of {args.class_freq}, and every '
               'image taken as exhaustively labelled (COCO-format data)')
     summaries, stems, dumped = {}, {}, {}
@@ -138,9 +150,11 @@ def main(argv=None) -> int:
                 results_name=path,
                 protocol=protocol,
                 dets_per_cat=args.dets_per_cat,
-                pooled=args.pooled)
+                pooled=args.pooled,
+                allow_capped=args.allow_capped)
             name = iou if len(args.protocol) == 1 else f'{iou} {protocol}'
-            print(f'{name}: evaluated {path} in {time.perf_counter() - t0:.1f} s')
+            print(f'{name}: evaluated {path} in {time.perf_counter() - t0:.1f} s; '
+                  f'{evaluation.group_coverage(gt, res["per_category"])}')
             summaries[name] = res
             # one name for the JSON and the plot of a summary: per_category_ap_bbox[_fixed]
             stems[name] = f'per_category_ap_{iou}' + (''
@@ -160,9 +174,7 @@ def main(argv=None) -> int:
     print(evaluation.summary_table(summaries, keys))
     if args.out_dir:
         from mmdet_eql.visualization.plots import category_stats, plot_per_category_ap
-        cats = gt['categories']
-        if args.class_freq:
-            cats = load_json(args.class_freq, what='class-frequency file')['categories']
+        cats = freq_cats if freq is not None else gt['categories']
         counts, groups = category_stats(cats)
         if not any(counts.values()):
             print('note: no training image counts (give --class-freq); no plot written')

@@ -112,6 +112,9 @@ def main(argv=None) -> int:
     except ValueError as e:
         raise ToolError(f'{args.train_ann}: {e}') from None
     cats = result['categories']
+    from mmdet_eql.analysis.data_checks import data_warnings
+    for line in data_warnings(cats, val):
+        print(line)
     set_share_groups(cats)
     result = frequency_file(result, osp.basename(args.train_ann), 'share of instances')
     report_choices(result, None)

@@ -38,6 +38,50 @@ PROTOCOLS = ('standard', 'fixed')
 #: the pooled figures (``pooled=True``): all categories, and each frequency group
 POOLED_KEYS = ('APpool', 'APpool_r', 'APpool_c', 'APpool_f')
 
+#: detections an image the ``_ap-fixed`` leaves keep (``test_cfg`` ``max_per_img``; a test checks
+#: every such leaf): AP-fixed has no per-image cap, and this is the cap it is measured under here
+AP_FIXED_PER_IMAGE = 1000
+#: per-image caps of mmdet's test_cfg that a single image's count betrays by itself (COCO's and
+#: LVIS's standard ``max_per_img``)
+STANDARD_CAPS = (100, 300)
+
+
+def capped_per_image(counts: Sequence[int]) -> Optional[tuple]:
+    """``(cap, images at it, images with detections)`` when the per-image detection ``counts``
+    look made under a per-image cap below AP_FIXED_PER_IMAGE, else None. Looks capped: the most
+    any image holds is below AP_FIXED_PER_IMAGE, and at least half of the images with detections
+    (and at least two of them), or the only one at a standard cap (STANDARD_CAPS), hold exactly
+    that many (an uncapped detector's counts vary from image to image)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    counts = counts[counts > 0]
+    if not counts.size:
+        return None
+    top = int(counts.max())
+    at_top = int((counts == top).sum())
+    if top >= AP_FIXED_PER_IMAGE:
+        return None
+    if (at_top >= 2 and 2 * at_top >= counts.size) or (counts.size == 1 and top in STANDARD_CAPS):
+        return top, at_top, int(counts.size)
+    return None
+
+
+def check_uncapped(counts: Sequence[int], where: str = 'results') -> None:
+    """Refuses (ToolError) detections that look capped per image (:func:`capped_per_image`)
+    for AP-fixed, saying why and how to test without the cap."""
+    capped = capped_per_image(counts)
+    if capped is None:
+        return
+    top, at_top, n = capped
+    raise ToolError(
+        f'{where}: {at_top} of the {n} images with detections hold exactly {top}, the most any '
+        f'image holds: the detections look capped at {top} an image (a test_cfg max_per_img; '
+        f"LVIS's standard protocol keeps 300). AP-fixed counts each category's best detections "
+        f'over the dataset with no per-image cap, so this would not be AP-fixed. Test with the '
+        f"leaf's _ap-fixed sibling ({AP_FIXED_PER_IMAGE} an image; configs/README.md, \"AP-fixed "
+        f'and AP-pool"), or set model.test_cfg.rcnn.max_per_img={AP_FIXED_PER_IMAGE} '
+        f'(model.test_cfg.max_per_img for a one-stage detector) and the score threshold 1e-4. '
+        f'To evaluate these detections anyway: allow_capped=True (eval_lvis.py: --allow-capped).')
+
 
 def summary_keys(protocol: str = 'standard', max_dets: int = 300, pooled: bool = False) -> tuple:
     """The keys :func:`lvis_eval` returns: AR is AR@300 under the standard protocol (AR@N for
@@ -606,7 +650,8 @@ def lvis_eval(gt: Union[str, dict],
               protocol: str = 'standard',
               dets_per_cat: int = 10000,
               pooled: bool = False,
-              results_name: Optional[str] = None) -> dict:
+              results_name: Optional[str] = None,
+              allow_capped: bool = False) -> dict:
     """Evaluates LVIS-format results exactly as lvis-api (or the AP-fixed / AP-pool definitions)
     does, in compiled code.
 
@@ -627,6 +672,8 @@ def lvis_eval(gt: Union[str, dict],
         pooled: also return AP-pool (APpool, APpool_r/c/f) over the protocol's detections
             (Dave et al. pool the AP-fixed detections: use with protocol='fixed').
         results_name: how errors name the results (default: their path, or "results").
+        allow_capped: under 'fixed', evaluate detections that look capped per image
+            (:func:`check_uncapped` refuses them otherwise).
 
     Returns:
         dict: :func:`summary_keys` as floats in [0, 1] (-1 where undefined): AP, AP50, AP75,
@@ -639,7 +686,10 @@ def lvis_eval(gt: Union[str, dict],
         raise ValueError(f'dets_per_cat must be a positive integer, got {dets_per_cat!r}')
     if not isinstance(pooled, (bool, np.bool_)):
         raise ValueError(f'pooled must be True or False, got {pooled!r}')
+    name = results_name or (results if isinstance(results, str) else 'results')
     gt, results, cols = _validated(gt, results, iou_type, gt_name, results_name)
+    if protocol == 'fixed' and not allow_capped:
+        check_uncapped(np.unique(cols[0], return_counts=True)[1], name)
     gt, results = _evaluated_detections(gt, results, cols, protocol, max_dets, dets_per_cat)
     limit = max_dets if protocol == 'standard' else _max_per_pair(results)
     precision, recall, iou_thrs = _accumulated(gt, results, iou_type, limit)
@@ -681,13 +731,42 @@ def lvis_eval_lvisapi(gt: Union[str, dict],
     return {k: float(v) for k, v in ev.results.items()}
 
 
+def match_class_freq(gt: dict, class_freq: dict, where: str = 'class-frequency file') -> dict:
+    """{category id: the frequency file's entry} for every category of ``gt``, matched by id and
+    checked by name: refuses (ToolError) an id the file lacks or a name that differs, listing the
+    differing entries (a file made from another split's conversion numbers the categories
+    otherwise, and its groups would land on the wrong classes)."""
+    entries = {c['id']: c for c in class_freq.get('categories', [])}
+    missing = [c for c in gt['categories'] if c['id'] not in entries]
+    renamed = [(c['id'], c.get('name'), entries[c['id']].get('name')) for c in gt['categories']
+               if c['id'] in entries and entries[c['id']].get('name') is not None
+               and c.get('name') is not None and entries[c['id']]['name'] != c['name']]
+    if missing or renamed:
+        said = [
+            f'{len(missing)} ground-truth ids it lacks (' + ', '.join(f'{c["id"]} {c.get("name")!r}'
+                                                                      for c in missing[:5]) + ')'
+        ] if missing else []
+        said += [
+            f'{len(renamed)} ids named otherwise (' +
+            ', '.join(f'id {i}: ground truth {a!r}, frequency file {b!r}'
+                      for i, a, b in renamed[:5]) + ')'
+        ] if renamed else []
+        raise ToolError(f'{where} does not match the ground truth by category id and name: '
+                        f'{"; ".join(said)}. Make it from the train annotation file of the same '
+                        'conversion, whose ids the val file shares '
+                        '(tools/analysis_tools/class_frequency.py)')
+    return {c['id']: entries[c['id']] for c in gt['categories']}
+
+
 def with_groups(gt: dict, class_freq: dict, where: str = 'class-frequency file') -> dict:
     """A COCO-format ground truth made evaluable by the LVIS protocol: each category's frequency
-    group from ``class_freq`` (a class-frequency JSON's content, matched by category id), and every
-    image's absent categories as its verified negatives (COCO-format data labels every object of
-    its classes, so a detection of an absent class is a false positive, as LVIS counts it on a
-    verified negative). Returns a new dict; ``gt`` is not changed."""
-    groups = {c['id']: c.get('frequency') for c in class_freq.get('categories', [])}
+    group from ``class_freq`` (a class-frequency JSON's content, matched by category id and
+    checked by name: :func:`match_class_freq`), and every image's absent categories as its
+    verified negatives (COCO-format data labels every object of its classes, so a detection of an
+    absent class is a false positive, as LVIS counts it on a verified negative). Returns a new
+    dict; ``gt`` is not changed."""
+    matched = match_class_freq(gt, class_freq, where)
+    groups = {i: c.get('frequency') for i, c in matched.items()}
     missing = [c for c in gt['categories'] if groups.get(c['id']) not in ('r', 'c', 'f')]
     if missing:
         c = missing[0]
@@ -708,6 +787,26 @@ def with_groups(gt: dict, class_freq: dict, where: str = 'class-frequency file')
             not_exhaustive_category_ids=[]) for im in gt['images']
     ]
     return out
+
+
+def group_coverage(gt: dict, per_category: Dict[int, float]) -> str:
+    """One line: how many of each frequency group's classes its AP averages (a class without a
+    val instance has no AP and is left out of the mean), e.g. "APr averages 2 of 3 rare classes
+    (left out, no val instance: 'bolts')"."""
+    from mmdet_eql.utils.class_frequency import GROUP_NAMES
+    names = {c['id']: c.get('name') for c in gt['categories']}
+    parts = []
+    for g in 'rcf':
+        ids = [c['id'] for c in gt['categories'] if c.get('frequency') == g]
+        if not ids:
+            continue
+        out = [names[i] for i in ids if per_category.get(i, -1) < 0]
+        part = f'AP{g} averages {len(ids) - len(out)} of {len(ids)} {GROUP_NAMES[g]} classes'
+        if out:
+            part += ' (left out, no val instance: ' + ', '.join(map(
+                repr, out[:5])) + (', ...' if len(out) > 5 else '') + ')'
+        parts.append(part)
+    return '; '.join(parts)
 
 
 def summary_table(metrics: Dict[str, dict], keys: Optional[Sequence[str]] = None) -> str:

@@ -203,7 +203,8 @@ def test_config_loads_and_builds(path, freq_file, imagenet_cache, monkeypatch):
         assert torch.equal(model.backbone.conv1.weight.detach(), stem_marker())
         test_cfg = cfg.model.test_cfg.rcnn if 'roi_head' in cfg.model else cfg.model.test_cfg
         ap_fixed = path.endswith('_ap-fixed.py')
-        assert test_cfg.max_per_img == (1000 if ap_fixed else 300)
+        from mmdet_eql.evaluation.lvis_eval import AP_FIXED_PER_IMAGE
+        assert test_cfg.max_per_img == (AP_FIXED_PER_IMAGE if ap_fixed else 300)
         assert test_cfg.score_thr == 0.0001
         for ev in (cfg.val_evaluator, cfg.test_evaluator):
             assert ev.get('protocol', 'standard') == ('fixed' if ap_fixed else 'standard')

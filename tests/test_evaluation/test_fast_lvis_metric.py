@@ -135,3 +135,35 @@ def test_bad_protocol_arguments():
         METRICS.build(dict(type='FastLVISMetric', protocol='pool'))
     with pytest.raises(ValueError, match='dets_per_cat must be a positive integer, got -1'):
         METRICS.build(dict(type='FastLVISMetric', protocol='fixed', dets_per_cat=-1))
+
+
+def test_fixed_protocol_refuses_predictions_capped_per_image(tmp_path):
+    """Every image at the same count (a test_cfg cap of 40): refused under 'fixed', on the counts
+    before the running cut (dets_per_cat=1 cuts), unless allow_capped."""
+    from mmdet_eql.utils import ToolError
+    generate(str(tmp_path), preset='tiny', seed=1, progress=False)
+    ann = str(tmp_path / 'annotations' / 'val_lvis.json')
+    with open(ann) as f:
+        gt = json.load(f)
+    classes = tuple(c['name'] for c in sorted(gt['categories'], key=lambda c: c['id']))
+    samples = []
+    for s in predictions_for(gt, seed=3):
+        p = s['pred_instances']
+        n = len(p['labels'])
+        if n == 0:
+            continue
+        idx = torch.arange(40) % n  # 40 an image, as max_per_img=40 leaves them
+        samples.append(dict(s, pred_instances={k: v[idx] for k, v in p.items()}))
+    cfg = dict(
+        type='FastLVISMetric', ann_file=ann, metric=['bbox'], protocol='fixed', dets_per_cat=1)
+    for allow in (False, True):
+        metric = METRICS.build(dict(cfg, allow_capped=allow))
+        metric.dataset_meta = dict(classes=classes)
+        for s in samples:
+            metric.process({}, [s])
+        assert metric._dets_after_cut > 0  # cut as they came
+        if allow:
+            assert 'lvis/bbox_AP' in metric.evaluate(size=len(samples))
+        else:
+            with pytest.raises(ToolError, match='look capped at 40 an image'):
+                metric.evaluate(size=len(samples))

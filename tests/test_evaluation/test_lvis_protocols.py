@@ -15,8 +15,9 @@ import pytest
 
 from mmdet_eql.evaluation import lvis_eval, lvis_eval_lvisapi
 from mmdet_eql.evaluation.lvis_definition import lvis_eval_from_definition
-from mmdet_eql.evaluation.lvis_eval import (POOLED_KEYS, rank_within, select_detections,
-                                            summary_keys, top_k_within)
+from mmdet_eql.evaluation.lvis_eval import (AP_FIXED_PER_IMAGE, POOLED_KEYS, capped_per_image,
+                                            rank_within, select_detections, summary_keys,
+                                            top_k_within)
 from mmdet_eql.utils import ToolError
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -112,6 +113,50 @@ def test_fixed_differs_from_standard_where_the_image_cap_bites(lvis_sample):
     uncapped = lvis_eval(lvis_sample, copy.deepcopy(dets), 'bbox', max_dets=10**6)
     assert fixed['AP'] != std['AP']  # the crowded image's 40 extra detections count
     assert fixed['AP'] == pytest.approx(uncapped['AP'], abs=1e-12)  # no category over 10,000
+
+
+def capped_detections(gt, per_image, images=None):
+    """``per_image`` detections on each of the first ``images`` images of ``gt`` (boxes of its
+    annotations, scores falling), as a model tested with ``max_per_img=per_image`` leaves them."""
+    rng = np.random.default_rng(0)
+    cats = [c['id'] for c in gt['categories']]
+    dets = []
+    for im in gt['images'][:images]:
+        for j in range(per_image):
+            dets.append(
+                dict(
+                    image_id=im['id'],
+                    category_id=int(rng.choice(cats)),
+                    bbox=[1.0 + j % 7, 2.0, 30.0, 40.0],
+                    score=1.0 - j / (per_image + 1)))
+    return dets
+
+
+@pytest.mark.parametrize('per_image,images', [(300, None), (30, None), (300, 1)])
+def test_ap_fixed_refuses_detections_capped_per_image(lvis_sample, per_image, images):
+    """Detections made under the standard protocol's cap (300 an image), a smoke run's (30), or
+    one image at 300: AP-fixed refuses them, naming the cap and the fix; allow_capped evaluates."""
+    dets = capped_detections(lvis_sample, per_image, images)
+    with pytest.raises(ToolError) as e:
+        lvis_eval(lvis_sample, copy.deepcopy(dets), 'bbox', protocol='fixed')
+    msg = str(e.value)
+    assert f'look capped at {per_image} an image' in msg
+    assert f'model.test_cfg.rcnn.max_per_img={AP_FIXED_PER_IMAGE}' in msg and '_ap-fixed' in msg
+    assert 'allow_capped=True' in msg and '--allow-capped' in msg
+    res = lvis_eval(lvis_sample, dets, 'bbox', protocol='fixed', allow_capped=True)
+    assert res['AP'] >= 0
+    # the standard protocol has its own cap: nothing to refuse
+    lvis_eval(lvis_sample, capped_detections(lvis_sample, per_image, images), 'bbox')
+
+
+def test_uncapped_counts_pass():
+    """Counts that vary (an uncapped detector), the _ap-fixed leaves' cap, one image at an
+    unremarkable count, and no detections at all."""
+    assert capped_per_image([12, 40, 7, 300, 3]) is None  # one image at 300 of five
+    assert capped_per_image([AP_FIXED_PER_IMAGE] * 5) is None
+    assert capped_per_image([37]) is None and capped_per_image([]) is None
+    assert capped_per_image([0, 0, 5, 5, 2]) == (5, 2, 3)  # images without detections left out
+    assert capped_per_image([300]) == (300, 1, 1)
 
 
 def test_pooling_sees_calibration_across_categories(lvis_sample):

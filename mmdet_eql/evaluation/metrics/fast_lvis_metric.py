@@ -11,8 +11,8 @@ from mmdet.registry import METRICS
 from mmengine.logging import MMLogger
 from terminaltables import AsciiTable
 
-from mmdet_eql.evaluation.lvis_eval import (PROTOCOLS, lvis_eval, summary_keys, summary_table,
-                                            top_k_within)
+from mmdet_eql.evaluation.lvis_eval import (PROTOCOLS, check_uncapped, lvis_eval, summary_keys,
+                                            summary_table, top_k_within)
 from mmdet_eql.utils.io import load_json
 
 
@@ -59,6 +59,9 @@ class FastLVISMetric(LVISMetric):
         dets_per_cat (int): AP-fixed's detections per category (LVIS challenge: 10,000).
         pooled (bool): also report AP-pool (``APpool``, ``APpool_r/c/f``) over the protocol's
             detections.
+        allow_capped (bool): with 'fixed', evaluate predictions that look capped per image (the
+            counts before any cut; :func:`~mmdet_eql.evaluation.lvis_eval.check_uncapped`
+            refuses them otherwise, naming the fix).
     """
 
     def __init__(self,
@@ -66,6 +69,7 @@ class FastLVISMetric(LVISMetric):
                  protocol: str = 'standard',
                  dets_per_cat: int = 10000,
                  pooled: bool = False,
+                 allow_capped: bool = False,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if protocol not in PROTOCOLS:
@@ -77,6 +81,7 @@ class FastLVISMetric(LVISMetric):
         self.protocol = protocol
         self.dets_per_cat = dets_per_cat
         self.pooled = pooled
+        self.allow_capped = allow_capped
         self._dets_held = 0  # detections held in self.results
         self._dets_after_cut = 0  # ... right after the last cut
 
@@ -87,6 +92,8 @@ class FastLVISMetric(LVISMetric):
         super().process(data_batch, data_samples)
         if self.protocol != 'fixed':
             return
+        for _, r in self.results[start:]:  # the count before any cut, for check_uncapped
+            r['num_dets'] = len(r['labels'])
         self._dets_held += sum(len(r['labels']) for _, r in self.results[start:])
         if self._dets_held > 2 * max(self._dets_after_cut, self.dets_per_cat):
             self._cut_to_top_per_category()
@@ -144,6 +151,9 @@ class FastLVISMetric(LVISMetric):
         for metric in self.metrics:
             logger.info(f'Evaluating {metric} ({self.protocol} protocol'
                         f'{", pooled" if self.pooled else ""})...')
+            if self.protocol == 'fixed' and not self.allow_capped:
+                check_uncapped([p.get('num_dets', len(p['labels'])) for p in preds],
+                               f'FastLVISMetric(protocol=\'fixed\') on {len(preds)} images')
             res = lvis_eval(
                 gt,
                 self._columns(list(preds), metric),
@@ -151,7 +161,8 @@ class FastLVISMetric(LVISMetric):
                 per_category=self.classwise,
                 protocol=self.protocol,
                 dets_per_cat=self.dets_per_cat,
-                pooled=self.pooled)
+                pooled=self.pooled,
+                allow_capped=True)  # checked above, on the counts before the running cut
             if self.classwise:
                 per_cat = [(names[c], f"{ap:0.3f}" if ap >= 0 else 'nan')
                            for c, ap in res['per_category'].items()]
