@@ -113,6 +113,40 @@ def load_results(path: str, gt: dict, iou: str, dumped: dict):
     return predictions_to_columns(preds, [c['id'] for c in gt['categories']], iou)
 
 
+def evaluate_iou(args, gt: dict, iou: str, dumped: dict, summaries: dict, stems: dict) -> None:
+    """Evaluates the results for ``iou`` under each protocol into ``summaries`` (and the
+    per-category JSON with --out-dir)."""
+    path = results_file(args.results, iou)
+    results = load_results(path, gt, iou, dumped)
+    if len(results.get('image_id', ()) if isinstance(results, dict) else results) == 0:
+        print(evaluation.empty_results_note(path))
+    for protocol in args.protocol:
+        t0 = time.perf_counter()
+        res = evaluation.lvis_eval(
+            gt,
+            results,
+            iou,
+            per_category=True,
+            gt_name=args.gt,
+            results_name=path,
+            protocol=protocol,
+            dets_per_cat=args.dets_per_cat,
+            pooled=args.pooled,
+            allow_capped=args.allow_capped)
+        name = iou if len(args.protocol) == 1 else f'{iou} {protocol}'
+        print(f'{name}: evaluated {path} in {time.perf_counter() - t0:.1f} s; '
+              f'{evaluation.group_coverage(gt, res["per_category"])}')
+        summaries[name] = res
+        # one name for the JSON and the plot of a summary: per_category_ap_bbox[_fixed]
+        stems[name] = f'per_category_ap_{iou}' + ('' if protocol == 'standard' else f'_{protocol}')
+        if args.out_dir:
+            names = {c['id']: c['name'] for c in gt['categories']}
+            write_json({
+                str(c): dict(name=names[c], AP=ap)
+                for c, ap in res['per_category'].items()
+            }, osp.join(args.out_dir, stems[name] + '.json'))
+
+
 @tool_main
 def main(argv=None) -> int:
     args = parse_args(argv)
@@ -136,36 +170,14 @@ def main(argv=None) -> int:
         print(f'{args.gt}: no LVIS frequency groups: the groups of {args.class_freq}, and every '
               'image taken as exhaustively labelled (COCO-format data)')
     summaries, stems, dumped = {}, {}, {}
+    not_evaluated = None
     for iou in args.iou_type:
-        path = results_file(args.results, iou)
-        results = load_results(path, gt, iou, dumped)
-        for protocol in args.protocol:
-            t0 = time.perf_counter()
-            res = evaluation.lvis_eval(
-                gt,
-                results,
-                iou,
-                per_category=True,
-                gt_name=args.gt,
-                results_name=path,
-                protocol=protocol,
-                dets_per_cat=args.dets_per_cat,
-                pooled=args.pooled,
-                allow_capped=args.allow_capped)
-            name = iou if len(args.protocol) == 1 else f'{iou} {protocol}'
-            print(f'{name}: evaluated {path} in {time.perf_counter() - t0:.1f} s; '
-                  f'{evaluation.group_coverage(gt, res["per_category"])}')
-            summaries[name] = res
-            # one name for the JSON and the plot of a summary: per_category_ap_bbox[_fixed]
-            stems[name] = f'per_category_ap_{iou}' + (''
-                                                      if protocol == 'standard' else f'_{protocol}')
-            if args.out_dir:
-                names = {c['id']: c['name'] for c in gt['categories']}
-                write_json(
-                    {
-                        str(c): dict(name=names[c], AP=ap)
-                        for c, ap in res['per_category'].items()
-                    }, osp.join(args.out_dir, stems[name] + '.json'))
+        try:
+            evaluate_iou(args, gt, iou, dumped, summaries, stems)
+        except ToolError as e:
+            if iou != 'segm' or not summaries:
+                raise
+            not_evaluated = str(e)  # box-only results: the bbox table is still printed
     keys = evaluation.summary_keys('standard', pooled=args.pooled)
     if args.protocol == ['fixed']:
         keys = evaluation.summary_keys('fixed', pooled=args.pooled)
@@ -187,6 +199,10 @@ def main(argv=None) -> int:
                                      out,
                                      title=f'Per-category {name} AP against training images')
                 print(f'plot: {out}')
+    if not_evaluated:
+        raise ToolError(f'segm not evaluated: {not_evaluated}. The bbox numbers above are '
+                        'complete; results of a model without a mask head are evaluated with '
+                        '--iou-type bbox')
     return 0
 
 

@@ -3,13 +3,15 @@
     python tools/misc/own_data_leaf.py DATA_ROOT --out configs/my_data/my_leaf.py
         [--train-ann annotations/train.json] [--val-ann annotations/val.json]
         [--train-images train/] [--val-images val/] [--lambda tail-ratio|rare|rare+common|VALUE]
+        [--detector auto|mask-rcnn|faster-rcnn]
 
 Reads the train and val annotation files (paths under DATA_ROOT), checks that they list the same
 categories, writes the class-frequency JSON beside the train file (``class_freq.json``, as
 tools/analysis_tools/class_frequency.py makes it), prints the lambda choices with the classes each
-protects, and writes a copy of ``configs/own-data/mask-rcnn_r50_fpn_eql_random-1x_coco-format.py``
-with its dataset block filled in: the data root and files, the classes in the order of their ids,
-the frequency file and the lambda chosen. Train it with ``tools/train.py OUT`` (docs/own_data.md).
+protects, and writes a copy of a template of ``configs/own-data/`` (Mask R-CNN when the train file
+has segmentation, Faster R-CNN for box-only data: ``--detector``) with its dataset block filled in:
+the data root and files, the classes in the order of their ids, the frequency file and the lambda
+chosen. Train it with ``tools/train.py OUT`` (docs/own_data.md).
 """
 import argparse
 import os
@@ -20,7 +22,12 @@ from mmdet_eql.utils import ToolError, load_json, tool_main, write_json
 from mmdet_eql.utils.class_frequency import count_categories
 from mmdet_eql.utils.paths import repo_path
 
-TEMPLATE = repo_path('configs', 'own-data', 'mask-rcnn_r50_fpn_eql_random-1x_coco-format.py')
+#: the leaf templates: Mask R-CNN for annotations with segmentation, Faster R-CNN for box-only ones
+TEMPLATES = {
+    'mask-rcnn': repo_path('configs', 'own-data', 'mask-rcnn_r50_fpn_eql_random-1x_coco-format.py'),
+    'faster-rcnn': repo_path('configs', 'own-data',
+                             'faster-rcnn_r50_fpn_eql_random-1x_coco-format.py'),
+}
 BLOCK = ('# ---- your dataset ----\n', '# ---- end of your dataset ----\n')
 LAMBDA_CHOICES = ('tail-ratio', 'rare', 'rare+common')
 
@@ -33,6 +40,12 @@ def parse_args(argv=None):
     parser.add_argument('--val-ann', default='annotations/val.json')
     parser.add_argument('--train-images', default='train/', help='image folder of the train file')
     parser.add_argument('--val-images', default='val/', help='image folder of the val file')
+    parser.add_argument(
+        '--detector',
+        choices=['auto', *TEMPLATES],
+        default='auto',
+        help='the leaf: auto (default) writes Mask R-CNN when the train file has segmentation, '
+        'Faster R-CNN (box metric only) when it has boxes only')
     parser.add_argument(
         '--lambda',
         dest='lambda_',
@@ -61,6 +74,27 @@ def _load(root: str, rel: str, what: str) -> dict:
         raise ToolError(f'{what} {path!r}: not a COCO-format file (images, annotations, '
                         'categories)')
     return ann
+
+
+def has_segmentation(ann: dict) -> bool:
+    """Whether any annotation carries a non-empty ``segmentation`` (polygons or RLE)."""
+    return any(a.get('segmentation') for a in ann['annotations'])
+
+
+def choose_template(detector: str, train: dict, train_ann: str) -> str:
+    """The template for ``--detector``: by the train file's segmentation under 'auto'; a Mask
+    R-CNN asked for on box-only annotations is refused with the fix."""
+    masks = has_segmentation(train)
+    if detector == 'mask-rcnn' and not masks:
+        raise ToolError(f'{train_ann}: no annotation has a segmentation, and a Mask R-CNN leaf '
+                        'needs masks to train its mask head; leave --detector out (a Faster R-CNN '
+                        'leaf is written for box-only data) or add polygons or RLE')
+    if detector == 'auto':
+        detector = 'mask-rcnn' if masks else 'faster-rcnn'
+        print(f'{train_ann}: ' + ('annotations with segmentation: a Mask R-CNN leaf (box and mask '
+                                  'metrics)' if masks else 'boxes only, no segmentation: a '
+                                  'Faster R-CNN leaf (box metric only)'))
+    return TEMPLATES[detector]
 
 
 def lambda_block(choice: str, rows: list) -> str:
@@ -133,7 +167,7 @@ def main(argv=None) -> int:
         f'class_freq = {freq_file!r}',
         lambda_block(args.lambda_, result['lambda_choices']),
     ]) + '\n'
-    with open(TEMPLATE) as f:
+    with open(choose_template(args.detector, train, args.train_ann)) as f:
         text = leaf_text(f.read(), block)
     if osp.dirname(args.out):
         os.makedirs(osp.dirname(args.out), exist_ok=True)

@@ -789,6 +789,16 @@ def with_groups(gt: dict, class_freq: dict, where: str = 'class-frequency file')
     return out
 
 
+def empty_results_note(where: str = 'the results') -> str:
+    """One line for results without a single detection: every AP is 0, and why that is usual
+    after a smoke run."""
+    return (f'note: {where} holds no detection, so every AP is 0. After a few iterations a '
+            "model scores every box below mmdet's test score threshold (0.05; EQL's sigmoid "
+            'prior starts near 0.001): test a smoke run with model.test_cfg.rcnn.score_thr=0 '
+            '(model.test_cfg.score_thr for a one-stage detector) and a small max_per_img '
+            '(docs/own_data.md)')
+
+
 def group_coverage(gt: dict, per_category: Dict[int, float]) -> str:
     """One line: how many of each frequency group's classes its AP averages (a class without a
     val instance has no AP and is left out of the mean), e.g. "APr averages 2 of 3 rare classes

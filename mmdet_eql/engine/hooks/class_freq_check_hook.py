@@ -1,4 +1,5 @@
-"""Checks, before training and testing, that class frequencies belong to the dataset in use."""
+"""Checks, before training and testing, that class frequencies belong to the dataset in use (and
+that a model with a mask head has masks to learn from)."""
 import logging
 from typing import List, Optional
 
@@ -42,6 +43,33 @@ def check_label_order(model, dataset) -> None:
                 f'{cf.source}: mmdet numbers the labels in the order the annotation file lists its '
                 'categories, the frequencies are by id. List the categories in id order in the '
                 'annotation files (tools/misc/own_data_leaf.py writes such copies)')
+
+
+def check_masks(model, dataset, phase: str = 'train', images: int = 200) -> None:
+    """A model with a mask head needs masks: raises ValueError when the dataset's annotations
+    (its first ``images`` images with objects) carry none, as box-only data (most own datasets,
+    every Pascal VOC-style one) does; mmdet would stop later in the data loader with a bare
+    ``KeyError: 'mask'``."""
+    model = getattr(model, 'module', model)
+    if not getattr(model, 'with_mask', False) or dataset is None or not hasattr(
+            dataset, 'get_data_info'):
+        return
+    seen = 0
+    for idx in range(len(dataset)):
+        instances = dataset.get_data_info(idx).get('instances', [])
+        if any('mask' in inst for inst in instances):
+            return
+        seen += bool(instances)
+        if seen >= images:
+            break
+    if seen:
+        raise ValueError(
+            f'the {phase} annotations ({getattr(dataset, "ann_file", "the dataset")}) have no '
+            f'segmentation on their first {seen} images with objects, and the model '
+            f'({type(model).__name__}) has a mask head: box-only data trains a box detector. '
+            'Write a Faster R-CNN leaf for it (tools/misc/own_data_leaf.py does when the train '
+            'file has no segmentation; configs/own-data/faster-rcnn_r50_fpn_eql_random-1x_'
+            'coco-format.py), or add polygons or RLE to the annotations')
 
 
 def check_model_class_freq(model, classes: Optional[List[str]], where: str = 'dataset') -> dict:
@@ -92,12 +120,14 @@ class ClassFreqCheckHook(Hook):
     v0.5 frequency file used to train on LVIS v1: the run stops at the start with the module and
     the first differing name instead of training with wrong frequencies. Frequencies given as a
     bare list of numbers carry no names: their number is checked and the hook says, as a warning,
-    which modules it could not check by name.
+    which modules it could not check by name. A model with a mask head on box-only annotations
+    stops here too (:func:`check_masks`), with the fix named.
     """
     priority = 'VERY_HIGH'
 
     def _check(self, runner, dataloader, phase: str) -> None:
         check_label_order(runner.model, _inner_dataset(dataloader))
+        check_masks(runner.model, _inner_dataset(dataloader), phase)
         classes = _dataset_classes(dataloader)
         result = check_model_class_freq(runner.model, classes, where=f'{phase} dataset')
         if result['checked']:
