@@ -117,10 +117,16 @@ def _background_runs(request, tmp_path_factory):
     LVIS families' runs are mostly one-threaded (imports, building a 1203-class model, saving
     it) and the unit tests use about one of this machine's two cores, so the two overlap."""
     items = request.session.items
-    for module in _background_modules(items):
-        alone = all(getattr(i, 'module', None) is module for i in items)
-        module.start_background_runs(tmp_path_factory, alone=alone, items=items)
+    modules = _background_modules(items)
+    for module in modules:
+        alone = all(getattr(i, 'module', None) in modules for i in items)
+        module.start_background_runs(tmp_path_factory, alone=alone, items=items, request=request)
     yield
+    for module in modules[:1]:  # one pool for them all (tests/test_e2e/e2e_utils.py)
+        line = module.stop_background_runs()
+        reporter = request.config.pluginmanager.get_plugin('terminalreporter')
+        if line and reporter is not None:
+            reporter.write_line(line)
 
 
 @pytest.fixture

@@ -39,48 +39,61 @@ PROTOCOLS = ('standard', 'fixed')
 POOLED_KEYS = ('APpool', 'APpool_r', 'APpool_c', 'APpool_f')
 
 #: detections an image the ``_ap-fixed`` leaves keep (``test_cfg`` ``max_per_img``; a test checks
-#: every such leaf): AP-fixed has no per-image cap, and this is the cap it is measured under here
+#: every such leaf) for LVIS v1's 1203 classes: AP-fixed has no per-image cap, and this is the cap
+#: it is measured under here
 AP_FIXED_PER_IMAGE = 1000
+AP_FIXED_CLASSES = 1203
 #: per-image caps of mmdet's test_cfg that a single image's count betrays by itself (COCO's and
 #: LVIS's standard ``max_per_img``)
 STANDARD_CAPS = (100, 300)
 
 
-def capped_per_image(counts: Sequence[int]) -> Optional[tuple]:
-    """``(cap, images at it, images with detections)`` when the per-image detection ``counts``
-    look made under a per-image cap below AP_FIXED_PER_IMAGE, else None. Looks capped: the most
-    any image holds is below AP_FIXED_PER_IMAGE, and at least half of the images with detections
-    (and at least two of them), or the only one at a standard cap (STANDARD_CAPS), hold exactly
-    that many (an uncapped detector's counts vary from image to image)."""
+def ap_fixed_per_image(num_classes: int) -> int:
+    """The per-image cap below which AP-fixed would lose detections, for ``num_classes``
+    classes: AP_FIXED_PER_IMAGE in proportion to the vocabulary (0.83 an image and class, as the
+    _ap-fixed leaves allow LVIS), as the benchmark scales LVIS's budgets to its data."""
+    return max(1, round(AP_FIXED_PER_IMAGE * num_classes / AP_FIXED_CLASSES))
+
+
+def capped_per_image(counts: Sequence[int], num_classes: int = AP_FIXED_CLASSES) -> Optional[tuple]:
+    """``(cap, images at it, images with detections, needed)`` when the per-image detection
+    ``counts`` look made under a per-image cap below what AP-fixed needs for ``num_classes``
+    classes (``needed``: :func:`ap_fixed_per_image`), else None. Looks capped: the most any image
+    holds is below ``needed``, and at least half of the images with detections (and at least two
+    of them), or the only one at a standard cap (STANDARD_CAPS), hold exactly that many (an
+    uncapped detector's counts vary from image to image)."""
     counts = np.asarray(counts, dtype=np.int64)
     counts = counts[counts > 0]
     if not counts.size:
         return None
     top = int(counts.max())
     at_top = int((counts == top).sum())
-    if top >= AP_FIXED_PER_IMAGE:
+    needed = ap_fixed_per_image(num_classes)
+    if top >= needed:
         return None
     if (at_top >= 2 and 2 * at_top >= counts.size) or (counts.size == 1 and top in STANDARD_CAPS):
-        return top, at_top, int(counts.size)
+        return top, at_top, int(counts.size), needed
     return None
 
 
-def check_uncapped(counts: Sequence[int], where: str = 'results') -> None:
+def check_uncapped(counts: Sequence[int], num_classes: int, where: str = 'results') -> None:
     """Refuses (ToolError) detections that look capped per image (:func:`capped_per_image`)
     for AP-fixed, saying why and how to test without the cap."""
-    capped = capped_per_image(counts)
+    capped = capped_per_image(counts, num_classes)
     if capped is None:
         return
-    top, at_top, n = capped
+    top, at_top, n, needed = capped
     raise ToolError(
         f'{where}: {at_top} of the {n} images with detections hold exactly {top}, the most any '
         f'image holds: the detections look capped at {top} an image (a test_cfg max_per_img; '
-        f"LVIS's standard protocol keeps 300). AP-fixed counts each category's best detections "
-        f'over the dataset with no per-image cap, so this would not be AP-fixed. Test with the '
-        f"leaf's _ap-fixed sibling ({AP_FIXED_PER_IMAGE} an image; configs/README.md, \"AP-fixed "
-        f'and AP-pool"), or set model.test_cfg.rcnn.max_per_img={AP_FIXED_PER_IMAGE} '
-        f'(model.test_cfg.max_per_img for a one-stage detector) and the score threshold 1e-4. '
-        f'To evaluate these detections anyway: allow_capped=True (eval_lvis.py: --allow-capped).')
+        f"LVIS's standard protocol keeps 300), below the {needed} an image AP-fixed is measured "
+        f'with here for {num_classes} classes ({AP_FIXED_PER_IMAGE} for LVIS\'s '
+        f'{AP_FIXED_CLASSES}). AP-fixed counts each category\'s best detections over the dataset '
+        f'with no per-image cap, so this would not be AP-fixed. Test with the leaf\'s _ap-fixed '
+        f'sibling (configs/README.md, "AP-fixed and AP-pool"), or set '
+        f'model.test_cfg.rcnn.max_per_img={needed} (model.test_cfg.max_per_img for a one-stage '
+        f'detector) and the score threshold 1e-4. To evaluate these detections anyway: '
+        f'allow_capped=True (eval_lvis.py: --allow-capped).')
 
 
 def summary_keys(protocol: str = 'standard', max_dets: int = 300, pooled: bool = False) -> tuple:
@@ -689,7 +702,7 @@ def lvis_eval(gt: Union[str, dict],
     name = results_name or (results if isinstance(results, str) else 'results')
     gt, results, cols = _validated(gt, results, iou_type, gt_name, results_name)
     if protocol == 'fixed' and not allow_capped:
-        check_uncapped(np.unique(cols[0], return_counts=True)[1], name)
+        check_uncapped(np.unique(cols[0], return_counts=True)[1], len(gt['categories']), name)
     gt, results = _evaluated_detections(gt, results, cols, protocol, max_dets, dets_per_cat)
     limit = max_dets if protocol == 'standard' else _max_per_pair(results)
     precision, recall, iou_thrs = _accumulated(gt, results, iou_type, limit)

@@ -66,3 +66,65 @@ def run(args, env=None, executable=True, cpu_only=False):
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res.stdout + res.stderr
+
+
+class BackgroundRuns:
+    """The session's one pool of end-to-end runs (the LVIS leaves', the own-data paths'): runs are
+    submitted when the session starts (tests/conftest.py calls each background module's
+    ``start_background_runs``) and go on while the other tests run, one at a time then (they
+    share this 2-core CPU with the unit tests), ``parallel`` at a time once the background
+    modules' tests start (:meth:`open_all_slots`: the other tests are done). Each test waits for
+    its own run and re-raises its failure. ``finished`` records when each run ended, and
+    ``slots_opened`` when the other tests were done (the pool's slack, printed at the end)."""
+
+    def __init__(self, parallel: int, alone: bool) -> None:
+        import concurrent.futures
+        import threading
+        import time
+        self.start = time.monotonic()
+        self.pool = concurrent.futures.ThreadPoolExecutor(parallel)
+        self.slots = threading.Semaphore(parallel if alone else 1)
+        self.closed = parallel - (parallel if alone else 1)
+        self.futures, self.finished, self.slots_opened = {}, {}, None
+
+    def submit(self, name: str, job, *args) -> None:
+        import time
+
+        def in_slot():
+            with self.slots:
+                try:
+                    return job(*args)
+                finally:
+                    self.finished[name] = time.monotonic() - self.start
+
+        self.futures[name] = self.pool.submit(in_slot)
+
+    def open_all_slots(self) -> None:
+        import time
+        if self.slots_opened is None:
+            self.slots_opened = time.monotonic() - self.start
+        for _ in range(self.closed):
+            self.slots.release()
+        self.closed = 0
+
+    def shutdown(self) -> str:
+        """Waits for the runs; returns one line on the pool's timing."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        last = max(self.finished.values(), default=0.0)
+        return (f'background runs: {len(self.finished)} done, the last at {last:.0f} s; the other '
+                f'tests were done at {self.slots_opened or 0:.0f} s')
+
+
+_BACKGROUND = []
+
+
+def background_runs(parallel: int = 2, alone: bool = True) -> BackgroundRuns:
+    """The session's pool (made by the first caller)."""
+    if not _BACKGROUND:
+        _BACKGROUND.append(BackgroundRuns(parallel, alone))
+    return _BACKGROUND[0]
+
+
+def stop_background_runs() -> str:
+    """Waits for the session's pool, if one was made; its timing line ('' when none)."""
+    return _BACKGROUND[0].shutdown() if _BACKGROUND else ''

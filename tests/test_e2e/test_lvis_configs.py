@@ -36,7 +36,7 @@ import sys
 
 import pytest
 import torch
-from e2e_utils import ROOT, run
+from e2e_utils import ROOT, background_runs, run, stop_background_runs  # noqa: F401
 from lvis_fixture import fake_imagenet_cache, make_lvis_fixture, stem_marker
 
 from mmdet_eql.speed.lvis_train import lvis_run_config, train_log_rows
@@ -312,26 +312,14 @@ def selected_runs(items) -> set:
     return out
 
 
-def start_background_runs(tmp_path_factory, alone: bool = True, items=None) -> dict:
+def start_background_runs(tmp_path_factory, alone: bool = True, items=None, **_) -> dict:
     """The runs of the selected families and of the cost script (all of them without ``items``),
-    started on a pool (the longest first); each test waits for its own and re-raises its failure.
-    tests/conftest.py calls this when the session starts, so that the runs go on while the rest of
-    the suite runs (one at a time then: ``alone`` False, until this module's tests start and the
-    other tests are done, then PARALLEL_RUNS at a time: :func:`runs`), and moves this module's
-    tests to the end of the session."""
+    submitted to the session's pool of end-to-end runs (e2e_utils.background_runs; the longest
+    first); each test waits for its own and re-raises its failure. tests/conftest.py calls this
+    when the session starts, so that the runs go on while the rest of the suite runs, and moves
+    this module's tests to the end of the session."""
     if not _STARTED:
-        import concurrent.futures
-        import threading
-        pool = concurrent.futures.ThreadPoolExecutor(PARALLEL_RUNS)
-        # a run holds a slot: one slot while other tests share the CPU, PARALLEL_RUNS once they
-        # are done (the fixture below opens the others)
-        slots = threading.Semaphore(PARALLEL_RUNS if alone else 1)
-        _STARTED['_slots'] = (slots, PARALLEL_RUNS - (PARALLEL_RUNS if alone else 1))
-
-        def in_slot(job, *args):
-            with slots:
-                return job(*args)
-
+        bg = background_runs(PARALLEL_RUNS, alone)
         data = make_lvis_data(tmp_path_factory.mktemp('lvis'))
         order = [CLI_FAMILY, 'cost-script'] + sorted(
             f for f in FAMILIES if f != CLI_FAMILY) + RECIPE_RUNS + DETECTOR_RUNS
@@ -341,20 +329,16 @@ def start_background_runs(tmp_path_factory, alone: bool = True, items=None) -> d
             job = (
                 run_cost_script if name == 'cost-script' else run_recipe if name.startswith(
                     'recipe:') else run_detector if name.startswith('detector:') else run_family)
-            _STARTED[name] = pool.submit(in_slot, job, name, data, tmp)
-        _STARTED['_pool'] = pool
+            bg.submit(name, job, name, data, tmp)
+        _STARTED.update(bg.futures)
     return _STARTED
 
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory, request):
-    futures = start_background_runs(tmp_path_factory, items=request.session.items)
-    slots, closed = futures['_slots']
-    for _ in range(closed):  # this module's tests come last: the other tests are done
-        slots.release()
-    futures['_slots'] = (slots, 0)
-    yield futures
-    futures['_pool'].shutdown(wait=True, cancel_futures=True)
+    start_background_runs(tmp_path_factory, items=request.session.items)
+    background_runs().open_all_slots()  # this module's tests come last: the others are done
+    yield _STARTED
 
 
 @pytest.mark.slow

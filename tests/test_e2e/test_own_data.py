@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from e2e_utils import background_runs, stop_background_runs  # noqa: F401
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: what the test changes of the written leaf for this CPU (tiny 96 px images): the scale of the
@@ -57,14 +58,48 @@ def run(args, env):
     return res
 
 
-@pytest.mark.slow
-def test_own_coco_format_data_from_frequencies_to_evaluation(tiny_data, tmp_path, run_tool):
+def own_coco_run(tiny_data: str, tmp) -> dict:
+    """The mask path's runs (a background job): the user's data, the leaf written by the
+    command line, two iterations through tools/train.py with the gradient-ratio monitor added the
+    way the page says, tools/test.py keeping the predictions."""
     from lvis_fixture import fake_imagenet_cache
-    data = str(tmp_path / 'data')
-    coco_format(tiny_data, data)
-    leaf = str(tmp_path / 'configs' / 'my_leaf.py')
+    r = dict(
+        data=str(tmp / 'data'),
+        leaf=str(tmp / 'configs' / 'my_leaf.py'),
+        wd=str(tmp / 'work'),
+        preds=str(tmp / 'preds.pkl'))
+    coco_format(tiny_data, r['data'])
+    r['leaf_run'] = run(['tools/misc/own_data_leaf.py', r['data'], '--out', r['leaf']], os.environ)
+    if r['leaf_run'].returncode:
+        return r
+    child = tmp / 'configs' / 'my_leaf_monitor.py'
+    child.write_text("_base_ = './my_leaf.py'\ncustom_hooks = [dict(type='ClassFreqCheckHook'), "
+                     "dict(type='RNGStateHook'), dict(type='GradientRatioMonitorHook', "
+                     'interval=1)]\n')
+    home = str(tmp / 'torch_home')
+    fake_imagenet_cache(home)
+    env = dict(os.environ, TORCH_HOME=home, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+    r['train'] = run([
+        'tools/train.py',
+        str(child), '--work-dir', r['wd'], '--max-iters', '2', '--cfg-options', *SMALL,
+        'train_cfg.val_begin=3'
+    ], env)
+    # (score threshold 0: a head trained two iterations scores every box below mmdet's 0.05)
+    r['test'] = run([
+        'tools/test.py', r['leaf'],
+        osp.join(r['wd'],
+                 'iter_2.pth'), '--out', r['preds'], '--work-dir', r['wd'], '--cfg-options', *SMALL,
+        'model.test_cfg.rcnn.score_thr=0.0', 'model.test_cfg.rcnn.max_per_img=20'
+    ], env)
+    return r
+
+
+@pytest.mark.slow
+def test_own_coco_format_data_from_frequencies_to_evaluation(own_data_runs, tmp_path, run_tool):
+    r = own_data_runs['own-data:coco'].result()
+    data, leaf, wd, preds = r['data'], r['leaf'], r['wd'], r['preds']
     # 1. frequencies -> lambda -> leaf
-    res = run_tool('mmdet_eql.analysis.own_data', data, '--out', leaf)
+    res = r['leaf_run']
     assert res.returncode == 0, res.stderr
     assert "tail ratio 9.1 % (the paper's): lambda" in res.stdout
     assert "loss_cls=dict(type='EQLLoss', lambda_=None, tail_ratio=0.091)" in res.stdout
@@ -78,40 +113,21 @@ def test_own_coco_format_data_from_frequencies_to_evaluation(tiny_data, tmp_path
     assert "train_ann_file = 'annotations/train.by-id.json'" in text
     # lambda by group: the rare + common one is written as a number; the rare group of this set is
     # empty by share of instances, which is said, not written
-    other = str(tmp_path / 'configs' / 'by_group.py')
+    other = str(tmp_path / 'by_group.py')
     res = run_tool('mmdet_eql.analysis.own_data', data, '--out', other, '--lambda', 'rare+common')
     assert res.returncode == 0 and 'lambda_choice = dict(lambda_=0.05, tail_ratio=None)' in open(
         other).read(), res.stderr
     res = run_tool('mmdet_eql.analysis.own_data', data, '--out', other, '--lambda', 'rare')
     assert res.returncode != 0 and 'no lambda protects exactly the rare group' in res.stderr
     # 2. train, the monitor added as the page says (the project's hooks listed again)
-    child = tmp_path / 'configs' / 'my_leaf_monitor.py'
-    child.write_text("_base_ = './my_leaf.py'\ncustom_hooks = [dict(type='ClassFreqCheckHook'), "
-                     "dict(type='RNGStateHook'), dict(type='GradientRatioMonitorHook', "
-                     'interval=1)]\n')
-    home = str(tmp_path / 'torch_home')
-    fake_imagenet_cache(home)
-    env = dict(os.environ, TORCH_HOME=home, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
-    wd = str(tmp_path / 'work')
-    res = run([
-        'tools/train.py',
-        str(child), '--work-dir', wd, '--max-iters', '2', '--cfg-options', *SMALL,
-        'train_cfg.val_begin=3'
-    ], env)
-    log = res.stdout + res.stderr
-    assert res.returncode == 0, log[-3000:]
+    log = r['train'].stdout + r['train'].stderr
+    assert r['train'].returncode == 0, log[-3000:]
     assert 'custom_hooks lacks' not in log
     assert 'EQLLoss: tail_ratio=0.091 -> the protected classes hold' in log
     assert 'match the train dataset\'s 16 class names' in log  # ClassFreqCheckHook
     assert any(f.endswith('grad_ratio.json') for _, _, fs in os.walk(wd) for f in fs)
     # 3. test with mmdet's COCO metric, keeping the predictions
-    preds = str(tmp_path / 'preds.pkl')
-    # (score threshold 0: a head trained two iterations scores every box below mmdet's 0.05)
-    res = run([
-        'tools/test.py', leaf,
-        osp.join(wd, 'iter_2.pth'), '--out', preds, '--work-dir', wd, '--cfg-options', *SMALL,
-        'model.test_cfg.rcnn.score_thr=0.0', 'model.test_cfg.rcnn.max_per_img=20'
-    ], env)
+    res = r['test']
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     assert 'coco/bbox_mAP:' in res.stdout + res.stderr
     # 4. APr / APc / APf by the user's own groups: an error that says how, then the table
@@ -160,17 +176,53 @@ def voc_format(src: str, dst: str) -> None:
             f.write('\n'.join(ids) + '\n')
 
 
+def box_only_run(tiny_data: str, tmp) -> dict:
+    """The box-only path's runs (a background job): VOC-style XML converted, the leaf written (and
+    the Mask R-CNN one refused), two iterations through tools/train.py, tools/test.py."""
+    from lvis_fixture import fake_imagenet_cache
+    voc = str(tmp / 'voc')
+    r = dict(
+        voc=voc,
+        leaf=str(tmp / 'configs' / 'voc_leaf.py'),
+        wd=str(tmp / 'work'),
+        preds=str(tmp / 'preds.pkl'))
+    voc_format(tiny_data, voc)
+    r['convert'] = run(
+        ['tools/misc/voc_to_coco.py', voc, '--out-dir',
+         osp.join(voc, 'annotations')], os.environ)
+    where = ['--train-images', 'JPEGImages/', '--val-images', 'JPEGImages/']
+    r['mask_leaf'] = run(
+        ['tools/misc/own_data_leaf.py', voc, '--out', r['leaf'], *where, '--detector', 'mask-rcnn'],
+        os.environ)
+    r['leaf_run'] = run(['tools/misc/own_data_leaf.py', voc, '--out', r['leaf'], *where],
+                        os.environ)
+    if r['convert'].returncode or r['leaf_run'].returncode:
+        return r
+    home = str(tmp / 'torch_home')
+    fake_imagenet_cache(home)
+    env = dict(os.environ, TORCH_HOME=home, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+    r['train'] = run([
+        'tools/train.py', r['leaf'], '--work-dir', r['wd'], '--max-iters', '2', '--cfg-options',
+        *SMALL, 'train_cfg.val_begin=3'
+    ], env)
+    r['test'] = run([
+        'tools/test.py', r['leaf'],
+        osp.join(r['wd'],
+                 'iter_2.pth'), '--out', r['preds'], '--work-dir', r['wd'], '--cfg-options', *SMALL,
+        'model.test_cfg.rcnn.score_thr=0.0', 'model.test_cfg.rcnn.max_per_img=20'
+    ], env)
+    return r
+
+
 @pytest.mark.slow
-def test_box_only_voc_data_from_xml_to_evaluation(tiny_data, tmp_path, run_tool):
+def test_box_only_voc_data_from_xml_to_evaluation(tiny_data, own_data_runs, run_tool):
     """Box-only data the way most own datasets come (VOC-style XML with its own classes):
     converted to COCO format, a Faster R-CNN leaf written for it (the Mask R-CNN one refused),
     two iterations through tools/train.py, tools/test.py, and eval_lvis.py with the user's groups,
     whose segm request still prints the bbox table and names the missing masks."""
-    from lvis_fixture import fake_imagenet_cache
-    voc = str(tmp_path / 'voc')
-    voc_format(tiny_data, voc)
-    res = run_tool('mmdet_eql.analysis.voc_to_coco', voc, '--out-dir', osp.join(voc, 'annotations'))
-    assert res.returncode == 0, res.stderr
+    r = own_data_runs['own-data:box-only'].result()
+    voc = r['voc']
+    assert r['convert'].returncode == 0, r['convert'].stderr
     train = json.load(open(osp.join(voc, 'annotations', 'train.json')))
     src = json.load(open(osp.join(tiny_data, 'annotations', 'train.json')))
     assert len(train['annotations']) == len(src['annotations'])
@@ -179,35 +231,48 @@ def test_box_only_voc_data_from_xml_to_evaluation(tiny_data, tmp_path, run_tool)
     assert train['annotations'][0]['bbox'] == pytest.approx(first['bbox'])
     assert train['annotations'][0]['iscrowd'] == 1
     assert not any('segmentation' in a for a in train['annotations'])
-    leaf = str(tmp_path / 'configs' / 'voc_leaf.py')
-    where = ['--train-images', 'JPEGImages/', '--val-images', 'JPEGImages/']
-    res = run_tool('mmdet_eql.analysis.own_data', voc, '--out', leaf, *where, '--detector',
-                   'mask-rcnn')
+    res = r['mask_leaf']
     assert res.returncode == 2 and 'no annotation has a segmentation' in res.stderr, res.stderr
-    res = run_tool('mmdet_eql.analysis.own_data', voc, '--out', leaf, *where)
+    res = r['leaf_run']
     assert res.returncode == 0, res.stderr
     assert 'boxes only, no segmentation: a Faster R-CNN leaf' in res.stdout
-    assert "_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'" in open(leaf).read()
-    home = str(tmp_path / 'torch_home')
-    fake_imagenet_cache(home)
-    env = dict(os.environ, TORCH_HOME=home, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
-    wd = str(tmp_path / 'work')
-    res = run([
-        'tools/train.py', leaf, '--work-dir', wd, '--max-iters', '2', '--cfg-options', *SMALL,
-        'train_cfg.val_begin=3'
-    ], env)
+    assert "_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'" in open(r['leaf']).read()
+    res = r['train']
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
-    preds = str(tmp_path / 'preds.pkl')
-    res = run([
-        'tools/test.py', leaf,
-        osp.join(wd, 'iter_2.pth'), '--out', preds, '--work-dir', wd, '--cfg-options', *SMALL,
-        'model.test_cfg.rcnn.score_thr=0.0', 'model.test_cfg.rcnn.max_per_img=20'
-    ], env)
+    res = r['test']
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     assert 'coco/bbox_mAP:' in res.stdout + res.stderr and 'segm' not in res.stdout
     res = run_tool('mmdet_eql.analysis.eval_lvis', osp.join(voc, 'annotations',
-                                                            'val.json'), preds, '--class-freq',
+                                                            'val.json'), r['preds'], '--class-freq',
                    osp.join(voc, 'annotations', 'class_freq.json'), '--iou-type', 'bbox', 'segm')
     assert res.returncode == 2, res.stderr
     assert 'APr' in res.stdout and 'bbox: evaluated' in res.stdout  # the bbox table, printed
     assert 'segm not evaluated' in res.stderr and 'needs masks' in res.stderr
+
+
+#: the background jobs of this module, by the test that needs each
+JOBS = {
+    'test_own_coco_format_data_from_frequencies_to_evaluation': ('own-data:coco', own_coco_run),
+    'test_box_only_voc_data_from_xml_to_evaluation': ('own-data:box-only', box_only_run),
+}
+
+
+def start_background_runs(tmp_path_factory, alone: bool = True, items=None, request=None):
+    """The selected tests' training and testing runs, submitted to the session's pool of
+    end-to-end runs (e2e_utils.background_runs) when the session starts (tests/conftest.py)."""
+    names = {
+        i.originalname
+        for i in items or () if getattr(i, 'module', None) is sys.modules[__name__]
+    }
+    bg = background_runs(2, alone)
+    for test, (name, job) in JOBS.items():
+        if test in names and name not in bg.futures:
+            tiny = request.getfixturevalue('tiny_data')
+            bg.submit(name, job, tiny, tmp_path_factory.mktemp(name.replace(':', '-')))
+
+
+@pytest.fixture(scope='module')
+def own_data_runs(tmp_path_factory, request):
+    start_background_runs(tmp_path_factory, items=request.session.items, request=request)
+    background_runs().open_all_slots()  # this module's tests come last: the others are done
+    return background_runs().futures

@@ -11,9 +11,10 @@ from mmdet_eql.analysis import eval_lvis
 NAMES = ['bolt', 'nut', 'washer']
 
 
-def own_data(tmp_path, freq_names=NAMES, freq_ids=(1, 2, 3), per_image=None):
+def own_data(tmp_path, freq_names=NAMES, freq_ids=(1, 2, 3), per_image=None, more_classes=0):
     """A 3-class COCO-format val file (4 images, one object each of 'bolt' on two, 'nut', and
-    'washer'), perfect detections (or ``per_image`` on every image), and a frequency file."""
+    'washer'), perfect detections (or ``per_image`` on every image), and a frequency file; with
+    ``more_classes`` classes without val objects, frequent in train."""
     images = [dict(id=i, width=100, height=100, file_name=f'{i}.jpg') for i in range(1, 5)]
     objects = [(1, 1), (2, 1), (3, 2), (4, 3)]  # (image, category)
     anns = [
@@ -37,6 +38,10 @@ def own_data(tmp_path, freq_names=NAMES, freq_ids=(1, 2, 3), per_image=None):
         dict(id=i, name=n, image_count=c, instance_count=c, frequency=g)
         for i, n, c, g in zip(freq_ids, freq_names, (2, 40, 400), 'rcf')
     ])
+    for k in range(4, 4 + more_classes):
+        gt['categories'].append(dict(id=k, name=f'class_{k}'))
+        freq['categories'].append(
+            dict(id=k, name=f'class_{k}', image_count=500, instance_count=500, frequency='f'))
     paths = {}
     for name, obj in (('gt', gt), ('dets', dets), ('freq', freq)):
         paths[name] = str(tmp_path / f'{name}.json')
@@ -69,7 +74,8 @@ def test_a_frequency_file_of_another_numbering_is_refused(tmp_path, capsys, freq
 
 
 def test_ap_fixed_on_capped_detections_is_refused_unless_allowed(tmp_path, capsys):
-    p = own_data(tmp_path, per_image=300)
+    """300 an image for LVIS's 1203 classes (the standard protocol's cap) is refused."""
+    p = own_data(tmp_path, per_image=300, more_classes=1200)
     args = [p['gt'], p['dets'], '--class-freq', p['freq'], '--protocol', 'fixed']
     assert eval_lvis.main(args) == 2
     err = capsys.readouterr().err

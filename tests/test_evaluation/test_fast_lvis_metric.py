@@ -138,21 +138,25 @@ def test_bad_protocol_arguments():
 
 
 def test_fixed_protocol_refuses_predictions_capped_per_image(tmp_path):
-    """Every image at the same count (a test_cfg cap of 40): refused under 'fixed', on the counts
-    before the running cut (dets_per_cat=1 cuts), unless allow_capped."""
+    """Every image at the same count (a test_cfg cap below what AP-fixed needs for this many
+    classes): refused under 'fixed', on the counts before the running cut (dets_per_cat=1 cuts),
+    unless allow_capped."""
+    from mmdet_eql.evaluation.lvis_eval import ap_fixed_per_image
     from mmdet_eql.utils import ToolError
     generate(str(tmp_path), preset='tiny', seed=1, progress=False)
     ann = str(tmp_path / 'annotations' / 'val_lvis.json')
     with open(ann) as f:
         gt = json.load(f)
     classes = tuple(c['name'] for c in sorted(gt['categories'], key=lambda c: c['id']))
+    cap = ap_fixed_per_image(len(classes)) - 1
+    assert cap >= 2
     samples = []
     for s in predictions_for(gt, seed=3):
         p = s['pred_instances']
         n = len(p['labels'])
         if n == 0:
             continue
-        idx = torch.arange(40) % n  # 40 an image, as max_per_img=40 leaves them
+        idx = torch.arange(cap) % n  # cap an image, as max_per_img=cap leaves them
         samples.append(dict(s, pred_instances={k: v[idx] for k, v in p.items()}))
     cfg = dict(
         type='FastLVISMetric', ann_file=ann, metric=['bbox'], protocol='fixed', dets_per_cat=1)
@@ -165,5 +169,5 @@ def test_fixed_protocol_refuses_predictions_capped_per_image(tmp_path):
         if allow:
             assert 'lvis/bbox_AP' in metric.evaluate(size=len(samples))
         else:
-            with pytest.raises(ToolError, match='look capped at 40 an image'):
+            with pytest.raises(ToolError, match=f'look capped at {cap} an image'):
                 metric.evaluate(size=len(samples))

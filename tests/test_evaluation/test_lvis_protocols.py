@@ -15,9 +15,9 @@ import pytest
 
 from mmdet_eql.evaluation import lvis_eval, lvis_eval_lvisapi
 from mmdet_eql.evaluation.lvis_definition import lvis_eval_from_definition
-from mmdet_eql.evaluation.lvis_eval import (AP_FIXED_PER_IMAGE, POOLED_KEYS, capped_per_image,
-                                            rank_within, select_detections, summary_keys,
-                                            top_k_within)
+from mmdet_eql.evaluation.lvis_eval import (AP_FIXED_PER_IMAGE, POOLED_KEYS, ap_fixed_per_image,
+                                            capped_per_image, rank_within, select_detections,
+                                            summary_keys, top_k_within)
 from mmdet_eql.utils import ToolError
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -141,7 +141,8 @@ def test_ap_fixed_refuses_detections_capped_per_image(lvis_sample, per_image, im
         lvis_eval(lvis_sample, copy.deepcopy(dets), 'bbox', protocol='fixed')
     msg = str(e.value)
     assert f'look capped at {per_image} an image' in msg
-    assert f'model.test_cfg.rcnn.max_per_img={AP_FIXED_PER_IMAGE}' in msg and '_ap-fixed' in msg
+    needed = ap_fixed_per_image(len(lvis_sample['categories']))  # 1000 at 1203 classes, scaled
+    assert f'model.test_cfg.rcnn.max_per_img={needed}' in msg and '_ap-fixed' in msg
     assert 'allow_capped=True' in msg and '--allow-capped' in msg
     res = lvis_eval(lvis_sample, dets, 'bbox', protocol='fixed', allow_capped=True)
     assert res['AP'] >= 0
@@ -155,8 +156,13 @@ def test_uncapped_counts_pass():
     assert capped_per_image([12, 40, 7, 300, 3]) is None  # one image at 300 of five
     assert capped_per_image([AP_FIXED_PER_IMAGE] * 5) is None
     assert capped_per_image([37]) is None and capped_per_image([]) is None
-    assert capped_per_image([0, 0, 5, 5, 2]) == (5, 2, 3)  # images without detections left out
-    assert capped_per_image([300]) == (300, 1, 1)
+    assert capped_per_image([0, 0, 5, 5, 2]) == (5, 2, 3, 1000)  # images without detections out
+    assert capped_per_image([300]) == (300, 1, 1, 1000)
+    # what AP-fixed needs scales with the vocabulary: 100 an image for 64 classes (the
+    # benchmark's runs) is above the 53 it is measured with, 40 is not
+    assert ap_fixed_per_image(64) == 53 and ap_fixed_per_image(AP_FIXED_PER_IMAGE) < 1000
+    assert capped_per_image([100] * 11, 64) is None
+    assert capped_per_image([40] * 11, 64) == (40, 11, 11, 53)
 
 
 def test_pooling_sees_calibration_across_categories(lvis_sample):

@@ -153,6 +153,7 @@ class FastLVISMetric(LVISMetric):
                         f'{", pooled" if self.pooled else ""})...')
             if self.protocol == 'fixed' and not self.allow_capped:
                 check_uncapped([p.get('num_dets', len(p['labels'])) for p in preds],
+                               len(gt['categories']),
                                f'FastLVISMetric(protocol=\'fixed\') on {len(preds)} images')
             res = lvis_eval(
                 gt,
