@@ -175,7 +175,25 @@ def main(argv=None) -> int:
         f.write(text)
     print(f'{len(classes)} classes, frequencies -> {freq_file}; leaf -> {args.out} (train it: '
           f'python tools/train.py {args.out})')
+    print(smoke_run_hint(args.out, train))
     return 0
+
+
+def smoke_run_hint(leaf: str, train: dict) -> str:
+    """What a first short run of ``leaf`` needs: its images at their own size when they are
+    small for mmdet's 1333 x 800, the score threshold off at test (a few iterations leave every
+    box below mmdet's 0.05) and few detections an image (docs/own_data.md)."""
+    import numpy as np
+    sizes = [(im.get('width', 0), im.get('height', 0)) for im in train['images']]
+    w, h = (int(np.median([s[k] for s in sizes])) if sizes else 0 for k in (0, 1))
+    scale = ''
+    if 0 < max(w, h) < 800:
+        scale = (f' (images {w} x {h} (median): train them at their size, not mmdet\'s 1333 x '
+                 f"800: --cfg-options train_dataloader.dataset.pipeline.2.scale='({w},{h})' "
+                 f"test_dataloader.dataset.pipeline.1.scale='({w},{h})')")
+    return (f'a smoke run: python tools/train.py {leaf} --max-iters 20, then tools/test.py with '
+            '--cfg-options model.test_cfg.rcnn.score_thr=0 model.test_cfg.rcnn.max_per_img=20'
+            f'{scale}; docs/own_data.md')
 
 
 if __name__ == '__main__':

@@ -236,6 +236,10 @@ def test_box_only_voc_data_from_xml_to_evaluation(tiny_data, own_data_runs, run_
     res = r['leaf_run']
     assert res.returncode == 0, res.stderr
     assert 'boxes only, no segmentation: a Faster R-CNN leaf' in res.stdout
+    # the writer offers a short run's settings, with the data's own image size
+    assert 'a smoke run: python tools/train.py' in res.stdout
+    assert 'model.test_cfg.rcnn.score_thr=0' in res.stdout
+    assert "(median): train them at their size" in res.stdout
     assert "_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'" in open(r['leaf']).read()
     res = r['train']
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]

@@ -132,7 +132,7 @@ def capped_detections(gt, per_image, images=None):
     return dets
 
 
-@pytest.mark.parametrize('per_image,images', [(300, None), (30, None), (300, 1)])
+@pytest.mark.parametrize('per_image,images', [(300, 10), (30, 10), (300, 1)])
 def test_ap_fixed_refuses_detections_capped_per_image(lvis_sample, per_image, images):
     """Detections made under the standard protocol's cap (300 an image), a smoke run's (30), or
     one image at 300: AP-fixed refuses them, naming the cap and the fix; allow_capped evaluates."""
