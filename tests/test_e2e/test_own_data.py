@@ -58,11 +58,32 @@ def run(args, env):
     return res
 
 
+def train_and_test(r: dict, config: str, tmp) -> dict:
+    """Two iterations of ``config`` through tools/train.py (the stand-in ImageNet file, one
+    thread, SMALL), then tools/test.py of the leaf ``r['leaf']`` on the checkpoint keeping the
+    predictions (score threshold 0: a head trained two iterations scores every box below mmdet's
+    0.05); the results into ``r``."""
+    from lvis_fixture import fake_imagenet_cache
+    home = str(tmp / 'torch_home')
+    fake_imagenet_cache(home)
+    env = dict(os.environ, TORCH_HOME=home, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+    r['train'] = run([
+        'tools/train.py', config, '--work-dir', r['wd'], '--max-iters', '2', '--cfg-options',
+        *SMALL, 'train_cfg.val_begin=3'
+    ], env)
+    r['test'] = run([
+        'tools/test.py', r['leaf'],
+        osp.join(r['wd'],
+                 'iter_2.pth'), '--out', r['preds'], '--work-dir', r['wd'], '--cfg-options', *SMALL,
+        'model.test_cfg.rcnn.score_thr=0.0', 'model.test_cfg.rcnn.max_per_img=20'
+    ], env)
+    return r
+
+
 def own_coco_run(tiny_data: str, tmp) -> dict:
     """The mask path's runs (a background job): the user's data, the leaf written by the
     command line, two iterations through tools/train.py with the gradient-ratio monitor added the
     way the page says, tools/test.py keeping the predictions."""
-    from lvis_fixture import fake_imagenet_cache
     r = dict(
         data=str(tmp / 'data'),
         leaf=str(tmp / 'configs' / 'my_leaf.py'),
@@ -76,22 +97,7 @@ def own_coco_run(tiny_data: str, tmp) -> dict:
     child.write_text("_base_ = './my_leaf.py'\ncustom_hooks = [dict(type='ClassFreqCheckHook'), "
                      "dict(type='RNGStateHook'), dict(type='GradientRatioMonitorHook', "
                      'interval=1)]\n')
-    home = str(tmp / 'torch_home')
-    fake_imagenet_cache(home)
-    env = dict(os.environ, TORCH_HOME=home, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
-    r['train'] = run([
-        'tools/train.py',
-        str(child), '--work-dir', r['wd'], '--max-iters', '2', '--cfg-options', *SMALL,
-        'train_cfg.val_begin=3'
-    ], env)
-    # (score threshold 0: a head trained two iterations scores every box below mmdet's 0.05)
-    r['test'] = run([
-        'tools/test.py', r['leaf'],
-        osp.join(r['wd'],
-                 'iter_2.pth'), '--out', r['preds'], '--work-dir', r['wd'], '--cfg-options', *SMALL,
-        'model.test_cfg.rcnn.score_thr=0.0', 'model.test_cfg.rcnn.max_per_img=20'
-    ], env)
-    return r
+    return train_and_test(r, str(child), tmp)
 
 
 @pytest.mark.slow
@@ -179,7 +185,6 @@ def voc_format(src: str, dst: str) -> None:
 def box_only_run(tiny_data: str, tmp) -> dict:
     """The box-only path's runs (a background job): VOC-style XML converted, the leaf written (and
     the Mask R-CNN one refused), two iterations through tools/train.py, tools/test.py."""
-    from lvis_fixture import fake_imagenet_cache
     voc = str(tmp / 'voc')
     r = dict(
         voc=voc,
@@ -198,20 +203,7 @@ def box_only_run(tiny_data: str, tmp) -> dict:
                         os.environ)
     if r['convert'].returncode or r['leaf_run'].returncode:
         return r
-    home = str(tmp / 'torch_home')
-    fake_imagenet_cache(home)
-    env = dict(os.environ, TORCH_HOME=home, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
-    r['train'] = run([
-        'tools/train.py', r['leaf'], '--work-dir', r['wd'], '--max-iters', '2', '--cfg-options',
-        *SMALL, 'train_cfg.val_begin=3'
-    ], env)
-    r['test'] = run([
-        'tools/test.py', r['leaf'],
-        osp.join(r['wd'],
-                 'iter_2.pth'), '--out', r['preds'], '--work-dir', r['wd'], '--cfg-options', *SMALL,
-        'model.test_cfg.rcnn.score_thr=0.0', 'model.test_cfg.rcnn.max_per_img=20'
-    ], env)
-    return r
+    return train_and_test(r, r['leaf'], tmp)
 
 
 @pytest.mark.slow
