@@ -10,7 +10,6 @@ from typing import Optional, Tuple
 import numpy as np
 
 from mmdet_eql.evaluation import lvis_eval
-from mmdet_eql.evaluation.lvis_definition import box_iou
 from mmdet_eql.utils import load_json, sha256_files, write_json
 
 
@@ -125,20 +124,13 @@ def rare_detections(dets: list, gt: dict) -> dict:
     """Where one run's rare-class detections go, on an exhaustively labelled val (strict): how
     many it keeps, their median and highest score, and how many of the rare val objects have a
     detection of their own class at IoU >= 0.5 anywhere in its list."""
+    from mmdet_eql.evaluation.per_class import objects_found
     rare = {c['id'] for c in gt['categories'] if c.get('frequency') == 'r'}
     scores = [d['score'] for d in dets if d['category_id'] in rare]
-    by_key = {}
-    for d in dets:
-        if d['category_id'] in rare:
-            by_key.setdefault((d['image_id'], d['category_id']), []).append(d['bbox'])
-    objects = [a for a in gt['annotations'] if a['category_id'] in rare]
-    found = sum(
-        any(
-            box_iou(a['bbox'], b) >= 0.5 for b in by_key.get((a['image_id'], a['category_id']), ()))
-        for a in objects)
+    found = objects_found(gt['annotations'], dets, rare)  # the per-class report's count
     return dict(
         detections=len(scores),
         median_score=float(np.median(scores)) if scores else 0.0,
         highest_score=max(scores, default=0.0),
-        objects=len(objects),
-        objects_found=found)
+        objects=sum(n for n, _ in found.values()),
+        objects_found=sum(k for _, k in found.values()))

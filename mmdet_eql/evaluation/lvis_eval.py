@@ -664,7 +664,8 @@ def lvis_eval(gt: Union[str, dict],
               dets_per_cat: int = 10000,
               pooled: bool = False,
               results_name: Optional[str] = None,
-              allow_capped: bool = False) -> dict:
+              allow_capped: bool = False,
+              return_arrays: bool = False) -> dict:
     """Evaluates LVIS-format results exactly as lvis-api (or the AP-fixed / AP-pool definitions)
     does, in compiled code.
 
@@ -687,6 +688,10 @@ def lvis_eval(gt: Union[str, dict],
         results_name: how errors name the results (default: their path, or "results").
         allow_capped: under 'fixed', evaluate detections that look capped per image
             (:func:`check_uncapped` refuses them otherwise).
+        return_arrays: also return ``arrays`` (the accumulated ``precision`` (T, R, K, A, M),
+            ``recall`` (T, K, A, M) and ``iou_thrs``, categories in id order) and ``evaluated``
+            (the detections the protocol evaluated, as dicts): what the per-class report reads
+            (:mod:`mmdet_eql.evaluation.per_class`).
 
     Returns:
         dict: :func:`summary_keys` as floats in [0, 1] (-1 where undefined): AP, AP50, AP75,
@@ -717,6 +722,9 @@ def lvis_eval(gt: Union[str, dict],
     if per_category:
         ap = _per_category_ap(precision)
         out['per_category'] = {c['id']: float(a) for c, a in zip(cats, ap)}
+    if return_arrays:
+        out['arrays'] = dict(precision=precision, recall=recall, iou_thrs=iou_thrs)
+        out['evaluated'] = results
     return out
 
 
