@@ -123,10 +123,7 @@ def _background_runs(request, tmp_path_factory):
         module.start_background_runs(tmp_path_factory, alone=alone, items=items, request=request)
     yield
     for module in modules[:1]:  # one pool for them all (tests/test_e2e/e2e_utils.py)
-        line = module.stop_background_runs()
-        reporter = request.config.pluginmanager.get_plugin('terminalreporter')
-        if line and reporter is not None:
-            reporter.write_line(line)
+        module.stop_background_runs()
 
 
 @pytest.fixture

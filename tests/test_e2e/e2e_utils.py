@@ -74,45 +74,28 @@ class BackgroundRuns:
     ``start_background_runs``) and go on while the other tests run, one at a time then (they
     share this 2-core CPU with the unit tests), ``parallel`` at a time once the background
     modules' tests start (:meth:`open_all_slots`: the other tests are done). Each test waits for
-    its own run and re-raises its failure. ``finished`` records when each run ended, and
-    ``slots_opened`` when the other tests were done (the pool's slack, printed at the end)."""
+    its own run and re-raises its failure."""
 
     def __init__(self, parallel: int, alone: bool) -> None:
         import concurrent.futures
         import threading
-        import time
-        self.start = time.monotonic()
         self.pool = concurrent.futures.ThreadPoolExecutor(parallel)
         self.slots = threading.Semaphore(parallel if alone else 1)
         self.closed = parallel - (parallel if alone else 1)
-        self.futures, self.finished, self.slots_opened = {}, {}, None
+        self.futures = {}
 
     def submit(self, name: str, job, *args) -> None:
-        import time
 
         def in_slot():
             with self.slots:
-                try:
-                    return job(*args)
-                finally:
-                    self.finished[name] = time.monotonic() - self.start
+                return job(*args)
 
         self.futures[name] = self.pool.submit(in_slot)
 
     def open_all_slots(self) -> None:
-        import time
-        if self.slots_opened is None:
-            self.slots_opened = time.monotonic() - self.start
         for _ in range(self.closed):
             self.slots.release()
         self.closed = 0
-
-    def shutdown(self) -> str:
-        """Waits for the runs; returns one line on the pool's timing."""
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        last = max(self.finished.values(), default=0.0)
-        return (f'background runs: {len(self.finished)} done, the last at {last:.0f} s; the other '
-                f'tests were done at {self.slots_opened or 0:.0f} s')
 
 
 _BACKGROUND = []
@@ -125,6 +108,7 @@ def background_runs(parallel: int = 2, alone: bool = True) -> BackgroundRuns:
     return _BACKGROUND[0]
 
 
-def stop_background_runs() -> str:
-    """Waits for the session's pool, if one was made; its timing line ('' when none)."""
-    return _BACKGROUND[0].shutdown() if _BACKGROUND else ''
+def stop_background_runs() -> None:
+    """Waits for the session's pool, if one was made."""
+    if _BACKGROUND:
+        _BACKGROUND[0].pool.shutdown(wait=True, cancel_futures=True)
