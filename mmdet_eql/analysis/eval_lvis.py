@@ -24,6 +24,7 @@ import os
 import os.path as osp
 import sys
 import time
+from typing import Optional, Tuple
 
 from mmdet_eql import evaluation
 from mmdet_eql.utils import ToolError, load_json, tool_main, write_json
@@ -113,6 +114,26 @@ def load_results(path: str, gt: dict, iou: str, dumped: dict):
     return predictions_to_columns(preds, [c['id'] for c in gt['categories']], iou)
 
 
+def load_ground_truth(gt_path: str,
+                      class_freq: Optional[str] = None) -> Tuple[dict, Optional[dict]]:
+    """The ground truth, and with a class-frequency file its entries matched to the ground
+    truth's categories by id and name ({id: entry}, before anything is evaluated); a ground truth
+    without LVIS groups (COCO-format) gets the file's groups and its images' absent classes as
+    verified negatives (evaluation.with_groups), said in one line."""
+    gt = load_json(gt_path, what='ground-truth file')
+    if not isinstance(gt, dict) or 'categories' not in gt:
+        raise ToolError(f'{gt_path!r} is not an LVIS annotation file (no "categories")')
+    if not class_freq:
+        return gt, None
+    freq = load_json(class_freq, what='class-frequency file')
+    train = evaluation.match_class_freq(gt, freq, where=class_freq)
+    if not all(c.get('frequency') for c in gt['categories']):
+        gt = evaluation.with_groups(gt, freq, where=class_freq)
+        print(f'{gt_path}: no LVIS frequency groups: the groups of {class_freq}, and every '
+              'image taken as exhaustively labelled (COCO-format data)')
+    return gt, train
+
+
 def evaluate_iou(args, gt: dict, iou: str, dumped: dict, summaries: dict, stems: dict) -> None:
     """Evaluates the results for ``iou`` under each protocol into ``summaries`` (and the
     per-category JSON with --out-dir)."""
@@ -158,17 +179,7 @@ def main(argv=None) -> int:
                             f'{e.strerror}') from None
         if not os.access(args.out_dir, os.W_OK):
             raise ToolError(f'output directory {args.out_dir!r} is not writable')
-    gt = load_json(args.gt, what='ground-truth file')
-    if not isinstance(gt, dict) or 'categories' not in gt:
-        raise ToolError(f'{args.gt!r} is not an LVIS annotation file (no "categories")')
-    freq = None
-    if args.class_freq:  # matched to the ground truth by id and name before anything is used
-        freq = load_json(args.class_freq, what='class-frequency file')
-        freq_cats = list(evaluation.match_class_freq(gt, freq, where=args.class_freq).values())
-    if args.class_freq and not all(c.get('frequency') for c in gt['categories']):
-        gt = evaluation.with_groups(gt, freq, where=args.class_freq)
-        print(f'{args.gt}: no LVIS frequency groups: the groups of {args.class_freq}, and every '
-              'image taken as exhaustively labelled (COCO-format data)')
+    gt, train = load_ground_truth(args.gt, args.class_freq)
     summaries, stems, dumped = {}, {}, {}
     not_evaluated = None
     for iou in args.iou_type:
@@ -186,7 +197,7 @@ def main(argv=None) -> int:
     print(evaluation.summary_table(summaries, keys))
     if args.out_dir:
         from mmdet_eql.visualization.plots import category_stats, plot_per_category_ap
-        cats = freq_cats if freq is not None else gt['categories']
+        cats = list(train.values()) if train is not None else gt['categories']
         counts, groups = category_stats(cats)
         if not any(counts.values()):
             print('note: no training image counts (give --class-freq); no plot written')

@@ -22,9 +22,9 @@ import os.path as osp
 import sys
 
 from mmdet_eql import evaluation
-from mmdet_eql.analysis.eval_lvis import load_results, results_file
+from mmdet_eql.analysis.eval_lvis import load_ground_truth, load_results, results_file
 from mmdet_eql.evaluation.per_class import compare, per_class_table, views
-from mmdet_eql.utils import ToolError, load_json, tool_main, write_json
+from mmdet_eql.utils import ToolError, tool_main, write_json
 
 COLUMNS = ('id', 'name', 'group', 'train_images', 'protected', 'AP', 'AP50', 'recall', 'recall50',
            'val_instances', 'found', 'detections', 'false_positives')
@@ -118,18 +118,8 @@ def summary(rows, seen: dict, names: dict) -> str:
 @tool_main
 def main(argv=None) -> int:
     args = parse_args(argv)
-    gt = load_json(args.gt, what='ground-truth file')
-    if not isinstance(gt, dict) or 'categories' not in gt:
-        raise ToolError(f'{args.gt!r} is not an LVIS annotation file (no "categories")')
-    train = None
-    if args.class_freq:
-        freq = load_json(args.class_freq, what='class-frequency file')
-        train = evaluation.match_class_freq(gt, freq, where=args.class_freq)
-        if not all(c.get('frequency') for c in gt['categories']):
-            gt = evaluation.with_groups(gt, freq, where=args.class_freq)
-    elif not all(c.get('frequency') for c in gt['categories']):
-        raise ToolError(f'{args.gt}: no LVIS frequency groups; give --class-freq FREQ.json (the '
-                        'train split\'s, tools/analysis_tools/class_frequency.py)')
+    # a ground truth without LVIS groups and no --class-freq: lvis_eval refuses it, naming the fix
+    gt, train = load_ground_truth(args.gt, args.class_freq)
     lambda_ = leaf_lambda(args.leaf) if args.leaf else args.lambda_
     if lambda_ is not None and train is None:
         raise ToolError('--lambda / --leaf need --class-freq (the f of each class)')

@@ -179,17 +179,23 @@ def _verified(gt: dict, image_id: np.ndarray, category_id: np.ndarray) -> np.nda
     return np.isin(image_id.astype(np.int64) * cat_base + category_id, keys)
 
 
+def mean_defined(v: np.ndarray) -> float:
+    """The mean of the defined (> -1) values of an accumulated array, -1 when none is (how
+    lvis-api summarises precision and recall)."""
+    v = v[v > -1]
+    return float(np.mean(v)) if v.size else -1.0
+
+
 def _per_category_ap(precision: np.ndarray) -> np.ndarray:
     """(T, R, K, A, M) precision -> (K,) AP over IoU thresholds and recall points at area 'all'
     and the largest max-dets; -1 where the category has no ground truth."""
     p = precision[:, :, :, 0, -1]
-    out = np.full(p.shape[2], -1.0)
-    for k in range(p.shape[2]):
-        v = p[:, :, k]
-        v = v[v > -1]
-        if v.size:
-            out[k] = float(np.mean(v))
-    return out
+    return np.asarray([mean_defined(p[:, :, k]) for k in range(p.shape[2])], dtype=np.float64)
+
+
+def _results_name(results, results_name: Optional[str]) -> str:
+    """How errors name the results: the given name, else their path, else 'results'."""
+    return results_name or (results if isinstance(results, str) else 'results')
 
 
 def _validated(gt,
@@ -227,7 +233,7 @@ def _validated(gt,
             '(tools/analysis_tools/class_frequency.py) and give it to '
             'tools/analysis_tools/eval_lvis.py --class-freq FREQ.json: its groups are used and the '
             'images are taken as exhaustively labelled, as COCO-format data is')
-    res_name = results_name or (results if isinstance(results, str) else 'results')
+    res_name = _results_name(results, results_name)
     results = _load(results, 'results file')
     if not isinstance(results, (list, dict)):
         raise ToolError(f'{res_name}: expected a list of detections (or columns), got '
@@ -406,9 +412,7 @@ def _summary(precision: np.ndarray, recall: np.ndarray, iou_thrs: np.ndarray,
     frequency group of each of the K categories. Each is the mean of the defined (> -1) values,
     -1 when none is."""
 
-    def mean(v):
-        v = v[v > -1]
-        return float(np.mean(v)) if v.size else -1.0
+    mean = mean_defined
 
     p, r = precision[..., -1], recall[..., -1]
     at = {thr: np.flatnonzero(np.isclose(iou_thrs, thr)) for thr in (0.5, 0.75)}
@@ -500,14 +504,16 @@ REC_THRS = np.linspace(0.0, 1.0, 101)
 AREA_ALL = (0, 1e10)
 
 
-def _box_ious(d: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Row-wise IoU of (E, 4) x, y, w, h boxes, each operation in the order of the definition
-    (lvis_definition.box_iou), so that the float64 results are the same to the last bit."""
-    iw = np.minimum(d[:, 0] + d[:, 2], g[:, 0] + g[:, 2]) - np.maximum(d[:, 0], g[:, 0])
-    ih = np.minimum(d[:, 1] + d[:, 3], g[:, 1] + g[:, 3]) - np.maximum(d[:, 1], g[:, 1])
+def box_ious(d: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """IoU of x, y, w, h boxes (..., 4), broadcast over the leading axes: row-wise for (E, 4)
+    pairs, (D, G) for ``d[:, None]`` and ``g[None]``; each operation in the order of the
+    definition (lvis_definition.box_iou), so that the float64 results are the same to the last
+    bit."""
+    iw = np.minimum(d[..., 0] + d[..., 2], g[..., 0] + g[..., 2]) - np.maximum(d[..., 0], g[..., 0])
+    ih = np.minimum(d[..., 1] + d[..., 3], g[..., 1] + g[..., 3]) - np.maximum(d[..., 1], g[..., 1])
     inter = iw * ih
     with np.errstate(divide='ignore', invalid='ignore'):
-        iou = inter / (d[:, 2] * d[:, 3] + g[:, 2] * g[:, 3] - inter)
+        iou = inter / (d[..., 2] * d[..., 3] + g[..., 2] * g[..., 3] - inter)
     return np.where((iw <= 0) | (ih <= 0), 0.0, iou)
 
 
@@ -528,7 +534,7 @@ def _edge_ious(gt: dict, results: List[dict], e_det, e_gt, iou_type: str) -> np.
     if iou_type == 'bbox':
         d = np.array([results[i]['bbox'] for i in e_det.tolist()], np.float64).reshape(-1, 4)
         g = np.array([anns[i]['bbox'] for i in e_gt.tolist()], np.float64).reshape(-1, 4)
-        return _box_ious(d, g)
+        return box_ious(d, g)
     from faster_coco_eval.core import mask as mask_utils
     sizes = {im['id']: (im['height'], im['width']) for im in gt['images']}
     rles = {}
@@ -704,7 +710,7 @@ def lvis_eval(gt: Union[str, dict],
         raise ValueError(f'dets_per_cat must be a positive integer, got {dets_per_cat!r}')
     if not isinstance(pooled, (bool, np.bool_)):
         raise ValueError(f'pooled must be True or False, got {pooled!r}')
-    name = results_name or (results if isinstance(results, str) else 'results')
+    name = _results_name(results, results_name)
     gt, results, cols = _validated(gt, results, iou_type, gt_name, results_name)
     if protocol == 'fixed' and not allow_capped:
         check_uncapped(np.unique(cols[0], return_counts=True)[1], len(gt['categories']), name)

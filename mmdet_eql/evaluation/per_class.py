@@ -15,20 +15,15 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mmdet_eql.evaluation.lvis_eval import box_ious, mean_defined
+
 #: the IoU at which an object counts as found and a detection as landing on an object
 IOU_FOUND = 0.5
 
 
 def _ious(d: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """(D, G) IoU of x, y, w, h boxes, each operation in the order of the definition
-    (lvis_definition.box_iou)."""
-    d, g = d[:, None, :], g[None, :, :]
-    iw = np.minimum(d[..., 0] + d[..., 2], g[..., 0] + g[..., 2]) - np.maximum(d[..., 0], g[..., 0])
-    ih = np.minimum(d[..., 1] + d[..., 3], g[..., 1] + g[..., 3]) - np.maximum(d[..., 1], g[..., 1])
-    inter = iw * ih
-    with np.errstate(divide='ignore', invalid='ignore'):
-        iou = inter / (d[..., 2] * d[..., 3] + g[..., 2] * g[..., 3] - inter)
-    return np.where((iw <= 0) | (ih <= 0), 0.0, iou)
+    """(D, G) IoU of (D, 4) and (G, 4) x, y, w, h boxes: the evaluator's own."""
+    return box_ious(d[:, None, :], g[None, :, :])
 
 
 def _boxes(rows: Sequence[dict], key: str = 'bbox') -> np.ndarray:
@@ -91,11 +86,6 @@ def false_positive_destinations(annotations: Sequence[dict],
     return dict(out)
 
 
-def _mean_valid(v: np.ndarray) -> float:
-    v = v[v > -1]
-    return float(np.mean(v)) if v.size else -1.0
-
-
 def per_class_table(gt: dict,
                     arrays: dict,
                     evaluated: Sequence[dict],
@@ -124,10 +114,10 @@ def per_class_table(gt: dict,
                 group=t.get('frequency') or c.get('frequency'),
                 train_images=t.get('image_count'),
                 protected=None if lambda_ is None or freq is None else bool(freq < lambda_),
-                AP=_mean_valid(precision[:, :, k, 0, -1]),
-                AP50=_mean_valid(precision[t50, :, k, 0, -1]),
-                recall=_mean_valid(recall[:, k, 0, -1]),
-                recall50=_mean_valid(recall[t50, k, 0, -1]),
+                AP=mean_defined(precision[:, :, k, 0, -1]),
+                AP50=mean_defined(precision[t50, :, k, 0, -1]),
+                recall=mean_defined(recall[:, k, 0, -1]),
+                recall50=mean_defined(recall[t50, k, 0, -1]),
                 val_instances=objects,
                 found=hit,
                 detections=dets.get(c['id'], 0),

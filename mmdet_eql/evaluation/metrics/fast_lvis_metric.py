@@ -94,7 +94,7 @@ class FastLVISMetric(LVISMetric):
             return
         for _, r in self.results[start:]:  # the count before any cut, for check_uncapped
             r['num_dets'] = len(r['labels'])
-        self._dets_held += sum(len(r['labels']) for _, r in self.results[start:])
+            self._dets_held += r['num_dets']
         if self._dets_held > 2 * max(self._dets_after_cut, self.dets_per_cat):
             self._cut_to_top_per_category()
 
